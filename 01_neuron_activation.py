@@ -1,0 +1,143 @@
+"""Lesson 01 - one neuron: a weighted sum of inputs, pushed through an activation function.
+
+A neuron takes inputs x_1 ... x_n and does two things:
+
+1. The weighted sum (also called the pre-activation):
+
+       z = w_1 x_1 + w_2 x_2 + ... + w_n x_n + b  =  w . x + b
+
+   Each weight w_i says how much input i matters, and with which sign; the
+   bias b shifts the result, so the neuron can fire even when every input is 0.
+
+2. The activation:  a = f(z).
+
+   Without f, stacking neurons would only ever give another weighted sum: a
+   straight line (or plane) however deep the network. A non-linear f is what
+   lets networks bend. The usual choices:
+
+       sigmoid(z)    = 1 / (1 + e^-z)            range (0, 1)     f' = s (1 - s)
+       tanh(z)       = (e^z - e^-z)/(e^z + e^-z)  range (-1, 1)    f' = 1 - tanh^2
+       relu(z)       = max(0, z)                  range [0, inf)   f' = 1 if z > 0 else 0
+       leaky_relu(z) = z if z > 0 else 0.01 z     range (-inf, inf) f' = 1 or 0.01
+       softmax(z)_k  = e^z_k / sum_j e^z_j        turns a vector of scores into probabilities
+
+   The derivatives matter as much as the functions: training (lessons 02-03)
+   moves each weight along dLoss/dw, and every such gradient passes through
+   f'(z). Sigmoid's f' is at most 0.25 and nearly 0 for |z| > 5 - the
+   "vanishing gradient" - which is why hidden layers today mostly use ReLU.
+
+Run it:  python 01_neuron_activation.py [--inputs 0.5 -1.2 3.0] [--activation relu]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.activations import ACTIVATIONS, log_softmax, softmax, softmax_jacobian
+from common.cli import lesson_parser, run, seed_everything
+from common.plotting import plt, save_figure, show_or_close
+
+
+RANGES = {"sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": "[0, inf)", "leaky_relu": "(-inf, inf)"}
+
+
+def weighted_sum(x: np.ndarray, w: np.ndarray, b: float) -> float:
+    """z = w . x + b: how strongly the inputs, each scaled by its weight, push the neuron."""
+    return float(np.dot(w, x) + b)
+
+
+def neuron(x: np.ndarray, w: np.ndarray, b: float, activation: str) -> tuple[float, float]:
+    """Return the neuron's pre-activation z and its output a = f(z)."""
+    z = weighted_sum(x, w, b)
+    f, _ = ACTIVATIONS[activation]
+    return z, float(f(np.array(z)))
+
+
+def explain_neuron(x: np.ndarray, w: np.ndarray, b: float, activation: str) -> None:
+    print("1. One neuron, term by term")
+    for i, (xi, wi) in enumerate(zip(x, w), start=1):
+        print(f"   w{i} * x{i} = {wi:+.3f} * {xi:+.3f} = {wi * xi:+.4f}")
+    z, a = neuron(x, w, b, activation)
+    print(f"   bias b                  = {b:+.4f}")
+    print(f"   z = w . x + b           = {z:+.4f}")
+    print(f"   {'a = ' + activation + '(z)':<23} = {a:+.4f}")
+    print("   The same z through every activation:")
+    for name, (f, df) in ACTIVATIONS.items():
+        print(f"     {name:<10}  f(z) = {float(f(np.array(z))):+.4f}   f'(z) = {float(df(np.array(z))):+.4f}")
+
+
+def explain_softmax(scores: np.ndarray) -> None:
+    print("\n2. Softmax: scores for several classes -> probabilities that sum to 1")
+    p = softmax(scores)
+    print(f"   scores  z = {np.array2string(scores, precision=2)}")
+    print(f"   softmax z = {np.array2string(p, precision=4)}  (sum = {p.sum():.6f})")
+    print("   Its derivative is a matrix, s_i (delta_ij - s_j); each row sums to 0:")
+    print("   " + np.array2string(softmax_jacobian(scores), precision=3).replace("\n", "\n   "))
+
+
+def explain_stability() -> None:
+    print("\n3. Numerical stability: inputs of +-1000")
+    z = np.array([-1000.0, 0.0, 1000.0])
+    sigmoid, _ = ACTIVATIONS["sigmoid"]
+    print(f"   naive 1/(1+exp(-z)) would compute exp(1000) = inf; stable sigmoid(z) = {sigmoid(z)}")
+    print(f"   softmax([1000, 1000, -1000]) = {softmax(np.array([1000.0, 1000.0, -1000.0]))}")
+    print(f"   log_softmax([1000, 0])       = {log_softmax(np.array([1000.0, 0.0]))}")
+
+
+def plot_activations() -> plt.Figure:
+    z = np.linspace(-5, 5, 401)
+    names = list(ACTIVATIONS)
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(17, 6.5), sharex=True)
+    for col, name in enumerate(names):
+        f, df = ACTIVATIONS[name]
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(z, f(z), color="C0", lw=2)
+        top.set_title(f"{name}(z),  range {RANGES[name]}")
+        bottom.plot(z, df(z), color="C1", lw=2)
+        bottom.set_title(f"{name}'(z)")
+        bottom.set_xlabel("z")
+        for ax in (top, bottom):
+            ax.axhline(0, color="k", lw=0.6)
+            ax.axvline(0, color="k", lw=0.6)
+    # Softmax needs a vector: show p_1 for scores (z, 0, -1) as the first score z varies.
+    scores = np.stack([z, np.zeros_like(z), -np.ones_like(z)], axis=1)
+    p = softmax(scores)
+    top, bottom = axes[0, -1], axes[1, -1]
+    for k in range(3):
+        top.plot(z, p[:, k], lw=2, label=f"p{k + 1}")
+    top.legend(fontsize=8)
+    top.set_title("softmax(z, 0, -1),  each p in (0, 1)")
+    bottom.plot(z, p[:, 0] * (1 - p[:, 0]), color="C1", lw=2)
+    bottom.set_title("dp1/dz = p1 (1 - p1)")
+    bottom.set_xlabel("z (first score)")
+    axes[0, 0].set_ylabel("activation a = f(z)")
+    axes[1, 0].set_ylabel("derivative f'(z)")
+    fig.suptitle("Activation functions (top) and their derivatives (bottom)", fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def main() -> None:
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--inputs", type=float, nargs="+", default=[0.5, -1.2, 3.0], help="the neuron's inputs x")
+    parser.add_argument("--weights", type=float, nargs="+", help="its weights w (default: random, from --seed)")
+    parser.add_argument("--bias", type=float, default=0.1, help="its bias b")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="the activation f")
+    args = parser.parse_args()
+    rng = seed_everything(args.seed)
+
+    x = np.array(args.inputs)
+    w = np.array(args.weights) if args.weights else np.round(rng.normal(0, 1, size=len(x)), 3)
+    if len(w) != len(x):
+        parser.error(f"--weights needs one value per input: got {len(w)} weights for {len(x)} inputs")
+
+    explain_neuron(x, w, args.bias, args.activation)
+    explain_softmax(np.array([2.0, 1.0, 0.1]))
+    explain_stability()
+    print("\n4. The curves")
+    save_figure(plot_activations(), "01_activations")
+    show_or_close(args.no_show)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,538 @@
+"""Lesson 03 - a multilayer perceptron from scratch in NumPy: forward, loss, backpropagation.
+
+Lesson 02's perceptron drew one straight line. Put a layer of neurons in
+between (a "hidden" layer) and the network can bend its boundary. A network
+is a chain of small pieces, each with a forward and a backward pass:
+
+    Dense:       z = x W + b                    (a whole layer of lesson-01 neurons at once)
+    Activation:  a = f(z)                       (elementwise: relu, tanh, sigmoid, ...)
+
+Forward, the input flows through the chain to the output. The loss measures
+how wrong the output is:
+
+    mean squared error       L = 1/N sum_n 1/2 ||y_hat_n - y_n||^2         (regression)
+    softmax cross-entropy    L = -1/N sum_n log softmax(z_n)[y_n]          (classification)
+
+For classification the label y is one-hot encoded: class 3 of 10 becomes
+(0,0,0,1,0,0,0,0,0,0), so it can be compared entry by entry with the network's
+10 probabilities. Softmax and cross-entropy together have the simplest
+gradient there is:  dL/dz = (softmax(z) - one_hot(y)) / N.
+
+Backward (backpropagation) is the chain rule, applied from the loss back to
+the input. Each piece receives dL/d(output) and returns dL/d(input):
+
+    Dense:       dL/dW = x^T dL/dz     dL/db = sum_n dL/dz     dL/dx = dL/dz W^T
+    Activation:  dL/dz = dL/da * f'(z)
+
+and gradient descent nudges every parameter against its gradient. A numerical
+gradient check - (L(p + h) - L(p - h)) / 2h for every parameter p - confirms
+the hand-written backward pass; trust it only once that agrees.
+
+Choices for training fast (they matter most on MNIST):
+* He initialisation (std sqrt(2 / fan_in)) for ReLU, Glorot (sqrt(1 / fan_in)) for
+  sigmoid and tanh, so the signal neither explodes nor dies as it goes deeper.
+* Adam: plain gradient descent with one learning rate for every weight is
+  slow when gradients differ in scale; Adam divides each step by a running
+  estimate of that weight's gradient size (and averages the direction).
+* A cosine learning-rate schedule: large steps early to move fast, steps
+  shrinking to zero at the end to settle into a minimum - worth ~0.3% on MNIST.
+* Decoupled weight decay (L2), which keeps weights small and generalisation up.
+* float32 and whole mini-batches as matrices: one matrix multiply per layer
+  instead of a Python loop over samples; NumPy hands it to an optimised BLAS.
+
+Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
+         python 03_multilayer_perceptron.py --dataset mnist --data-dir data/mnist
+         python 03_multilayer_perceptron.py --loss mse --activation sigmoid   (the classic set-up)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from common import MODELS_DIR
+from common.activations import ACTIVATIONS, log_softmax, sigmoid, softmax
+from common.cli import lesson_parser, non_negative_float, positive_float, positive_int, run, seed_everything
+from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
+from common.plotting import plot_decision_boundary, plt, save_figure, show_or_close
+from common.records import atomic_write, read_record, write_record
+
+# ----------------------------------------------------------------------------- the pieces
+
+
+class Dense:
+    """A fully connected layer: z = x W + b, for a whole mini-batch x of shape (N, n_in)."""
+
+    def __init__(self, n_in: int, n_out: int, std: float, rng: np.random.Generator, dtype=np.float32,
+                 input_grad: bool = True):
+        self.W = (rng.standard_normal((n_in, n_out)) * std).astype(dtype)
+        self.b = np.zeros(n_out, dtype=dtype)
+        # The first layer's input is the data itself: nobody needs dL/dx, so skip that matmul.
+        self.input_grad = input_grad
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x  # kept for the backward pass
+        return x @ self.W + self.b
+
+    def backward(self, grad_z: np.ndarray) -> np.ndarray | None:
+        self.dW = self.x.T @ grad_z
+        self.db = grad_z.sum(axis=0)
+        return grad_z @ self.W.T if self.input_grad else None
+
+    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(self.W, self.dW), (self.b, self.db)]
+
+
+class Activation:
+    """a = f(z) elementwise; backward multiplies by f'(z)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.f, self.df = ACTIVATIONS[name]
+
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        self.z = z
+        return self.f(z)
+
+    def backward(self, grad_a: np.ndarray) -> np.ndarray:
+        return grad_a * self.df(self.z)
+
+    def parameters(self) -> list:
+        return []
+
+
+def softmax_cross_entropy(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of softmax(logits) against one-hot targets Y, and dL/dlogits."""
+    n = len(logits)
+    loss = -float((log_softmax(logits) * Y).sum()) / n
+    return loss, (softmax(logits) - Y) / n
+
+
+def mean_squared_error(output: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """L = 1/N sum_n 1/2 ||output_n - Y_n||^2, and dL/doutput = (output - Y) / N."""
+    n = len(output)
+    diff = output - Y
+    return 0.5 * float((diff * diff).sum()) / n, diff / n
+
+
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
+
+
+class MLP:
+    """Dense -> Activation -> ... -> Dense, with an optional sigmoid on the output.
+
+    With softmax cross-entropy the last Dense outputs raw scores (logits): the
+    softmax lives in the loss. With MSE on classes - the classic set-up - a
+    sigmoid squashes each output into (0, 1) to be compared with the one-hot target.
+    """
+
+    def __init__(self, sizes: list[int], activation: str, rng: np.random.Generator,
+                 output_sigmoid: bool = False, dtype=np.float32):
+        self.sizes, self.activation, self.output_sigmoid = list(sizes), activation, output_sigmoid
+        gain = 2.0 if activation in ("relu", "leaky_relu") else 1.0  # He vs Glorot
+        self.layers: list = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.layers.append(Dense(n_in, n_out, np.sqrt(gain / n_in), rng, dtype, input_grad=i > 0))
+            if i < len(sizes) - 2:
+                self.layers.append(Activation(activation))
+        if output_sigmoid:
+            self.layers.append(Activation("sigmoid"))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad: np.ndarray) -> None:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+
+    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(parameter, gradient) pairs, valid after a backward pass."""
+        return [pair for layer in self.layers for pair in layer.parameters()]
+
+    def weights(self) -> list[np.ndarray]:
+        return [p for layer in self.layers if isinstance(layer, Dense) for p in (layer.W, layer.b)]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        out = self.forward(x)
+        return out if self.output_sigmoid else softmax(out)
+
+
+def loss_and_gradients(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray) -> float:
+    """Forward, loss, backward: afterwards every layer holds its gradients."""
+    loss, grad = loss_fn(model.forward(X), Y)
+    model.backward(grad)
+    return loss
+
+
+# ----------------------------------------------------------------------------- gradient check
+
+
+def gradient_check(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> float:
+    """Largest relative error between backprop's gradients and centred differences, over all parameters.
+
+    Needs float64: in float32 the difference L(p + h) - L(p - h) drowns in rounding.
+    """
+    loss_and_gradients(model, loss_fn, X, Y)
+    analytic = [grad.copy() for _, grad in model.parameters()]
+    worst = 0.0
+    for (param, _), grad in zip(model.parameters(), analytic):
+        numeric = np.zeros_like(param)
+        for i in np.ndindex(param.shape):
+            saved = param[i]
+            param[i] = saved + h
+            plus = loss_fn(model.forward(X), Y)[0]
+            param[i] = saved - h
+            minus = loss_fn(model.forward(X), Y)[0]
+            param[i] = saved
+            numeric[i] = (plus - minus) / (2 * h)
+        # Relative error of the whole array: elementwise it blows up on gradients that are ~0.
+        error = np.linalg.norm(grad - numeric) / max(np.linalg.norm(grad) + np.linalg.norm(numeric), 1e-12)
+        worst = max(worst, float(error))
+    return worst
+
+
+def run_gradient_checks(rng: np.random.Generator) -> dict[str, float]:
+    print("1. Gradient check: backpropagation vs centred differences, float64, network 4-5-3-3")
+    X = rng.normal(size=(6, 4))
+    Y = one_hot(rng.integers(0, 3, size=6), 3, np.float64)
+    errors = {}
+    for activation in ACTIVATIONS:
+        for loss in LOSSES:
+            model = MLP([4, 5, 3, 3], activation, rng, output_sigmoid=loss == "mse", dtype=np.float64)
+            errors[f"{activation}+{loss}"] = error = gradient_check(model, LOSSES[loss], X, Y)
+            print(f"   {activation:<10} + {loss:<13}  largest relative error {error:.1e}"
+                  f"  {'ok' if error < 1e-7 else 'TOO LARGE'}")
+    print("   (below 1e-7 means backward() computes the true derivative)")
+    return errors
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
+    """Class k becomes a row of zeros with a single 1 at column k, comparable with the network's outputs."""
+    encoded = np.zeros((len(y), n_classes), dtype=dtype)
+    encoded[np.arange(len(y)), y] = 1
+    return encoded
+
+
+class Adam:
+    """Adam with decoupled weight decay (AdamW): per-parameter step sizes from gradient statistics.
+
+        m <- b1 m + (1 - b1) g          running mean of gradients (the direction)
+        v <- b2 v + (1 - b2) g^2        running mean of squared gradients (the scale)
+        p <- p - lr_t m / (sqrt(v) + eps)
+
+    Written with in-place operations into one scratch buffer per parameter:
+    on MNIST the update touches half a million numbers per step, and fresh
+    temporaries for every intermediate would cost more than the matrix products.
+    """
+
+    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.scratch = [np.empty_like(p) for p in params]
+
+    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        # Bias correction: m and v start at 0, so early averages are too small.
+        # (Python floats, not NumPy float64 scalars: those would promote the float32 arrays to float64.)
+        step_size = lr * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
+        for (p, g), m, v, tmp in zip(pairs, self.m, self.v, self.scratch):
+            m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            if self.weight_decay and p.ndim > 1:  # decay weights, not biases
+                p *= 1 - lr * self.weight_decay
+            np.sqrt(v, out=tmp)
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+
+class SGD:
+    """Gradient descent with momentum: a velocity that accumulates past gradients."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
+        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
+        self.velocity = [np.zeros_like(p) for p in params]
+
+    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        for (p, g), vel in zip(pairs, self.velocity):
+            vel *= self.momentum
+            vel -= lr * (g + self.weight_decay * p if p.ndim > 1 else g)
+            p += vel
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    """Learning rate decaying from base_lr to 0 along half a cosine."""
+    return 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
+
+
+def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
+    """Mean loss and accuracy over a whole split, in large batches (no backward pass needed)."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), batch_size):
+        out = model.forward(X[start:start + batch_size])
+        target = Y[start:start + batch_size]
+        total_loss += loss_fn(out, target)[0] * len(out)
+        correct += int((out.argmax(1) == target.argmax(1)).sum())
+    return total_loss / len(X), correct / len(X)
+
+
+def train_epoch(model: MLP, loss_fn, optimiser, X: np.ndarray, Y: np.ndarray, batch_size: int,
+                rng: np.random.Generator, schedule, progress: tqdm | None = None) -> float:
+    """One pass over the shuffled training set in mini-batches; returns the mean training loss."""
+    order = rng.permutation(len(X))
+    total = 0.0
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]
+        loss = loss_and_gradients(model, loss_fn, X[batch], Y[batch])
+        optimiser.step(model.parameters(), schedule())
+        total += loss * len(batch)
+        if progress is not None:
+            progress.update(len(batch))
+            progress.set_postfix(loss=f"{loss:.4f}", refresh=False)
+    return total / len(X)
+
+
+def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
+        optimiser: str, weight_decay: float, rng: np.random.Generator, verbose: bool) -> list[dict]:
+    """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds)."""
+    opt = (Adam if optimiser == "adam" else SGD)(model.weights(), lr, weight_decay)
+    steps_per_epoch = -(-len(X_train) // batch_size)
+    total_steps, step = epochs * steps_per_epoch, iter(range(epochs * steps_per_epoch))
+    schedule = lambda: cosine_lr(lr, next(step), total_steps)  # noqa: E731
+    history, start = [], time.perf_counter()
+    # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
+    for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
+        bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
+                   disable=not verbose, delay=1)
+        train_loss = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, schedule, bar)
+        bar.close()
+        val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                        "val_accuracy": val_acc, "seconds": time.perf_counter() - start})
+        if verbose and (epoch == 1 or epoch % max(1, epochs // 10) == 0):
+            print(f"   epoch {epoch:>3}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+                  f"val accuracy {val_acc:.2%}  ({history[-1]['seconds']:.1f} s)")
+    return history
+
+
+# ----------------------------------------------------------------------------- the toy problems
+
+
+def solve_xor(rng: np.random.Generator, ax: plt.Axes) -> int:
+    print("\n2. XOR, which lesson 02's perceptron could not learn: network 2-4-2, tanh")
+    X, y = logic_gate("XOR")
+    y = y.astype(int)
+    model = MLP([2, 4, 2], "tanh", rng, dtype=np.float64)
+    Y = one_hot(y, 2, np.float64)
+    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimiser="adam",
+        weight_decay=0.0, rng=rng, verbose=False)
+    p = model.predict_proba(X)[:, 1]
+    correct = int(((p > 0.5) == y).sum())
+    for (x1, x2), target, prob in zip(X.astype(int), y, p):
+        print(f"   {x1} XOR {x2} = {target}   network says p(1) = {prob:.3f}")
+    print(f"   {correct}/4 correct: the hidden layer bends the boundary into a band")
+    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], X, y, f"XOR: {correct}/4 correct", margin=0.4)
+    return correct
+
+
+def fit_sine(rng: np.random.Generator, ax: plt.Axes) -> float:
+    print("\n3. Regression: a network is a function. Fit y = sin(x) + noise with MSE: network 1-32-32-1, tanh")
+    X, y = noisy_sine(200, 0.1, seed=int(rng.integers(1 << 31)))
+    model = MLP([1, 32, 32, 1], "tanh", rng, dtype=np.float64)
+    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimiser="adam",
+                  weight_decay=0.0, rng=rng, verbose=False)
+    grid = np.linspace(-np.pi, np.pi, 300)[:, None]
+    fitted = model.forward(grid)
+    rms_to_truth = float(np.sqrt(np.mean((fitted - np.sin(grid)) ** 2)))
+    print(f"   final training MSE {2 * history[-1]['train_loss']:.4f} (the noise alone gives 0.1^2 = 0.0100); "
+          f"RMS distance to the true sin(x): {rms_to_truth:.3f}")
+    ax.scatter(X, y, s=10, color="0.5", label="noisy data")
+    ax.plot(grid, np.sin(grid), "k--", lw=1, label="true sin(x)")
+    ax.plot(grid, fitted, color="C3", lw=2, label="network")
+    ax.set(title="Regression: the network's function", xlabel="x", ylabel="y")
+    ax.legend(fontsize=8)
+    return rms_to_truth
+
+
+def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
+    print("\n4. Two half-moons (scikit-learn make_moons, 1000 points, noise 0.2): network 2-16-16-2, relu")
+    data = load_moons(seed)
+    model = MLP([2, 16, 16, 2], "relu", rng, dtype=np.float64)
+    Y = lambda y: one_hot(y, 2, np.float64)  # noqa: E731
+    fit(model, softmax_cross_entropy, data.X_train, Y(data.y_train), data.X_val, Y(data.y_val), epochs=200,
+        batch_size=32, lr=0.01, optimiser="adam", weight_decay=0.0, rng=rng, verbose=False)
+    _, accuracy = evaluate(model, softmax_cross_entropy, data.X_test, Y(data.y_test))
+    print(f"   test accuracy {accuracy:.1%} on {len(data.X_test)} points the network never saw")
+    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], data.X_test, data.y_test,
+                           f"moons: test accuracy {accuracy:.1%}", margin=0.3)
+    return accuracy
+
+
+# ----------------------------------------------------------------------------- real data
+
+DEFAULTS = {  # per data set: what reaches the README's targets
+    "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4),
+    "mnist": dict(hidden=[512, 256], epochs=12, batch_size=128, lr=1e-3, weight_decay=1e-4),
+}
+
+
+def record_path(dataset: str, loss: str, activation: str) -> Path:
+    return MODELS_DIR / f"03_mlp_{dataset}_{loss}_{activation}.json"
+
+
+def save_model(model: MLP, record: dict, json_path: Path) -> Path:
+    """Parameters with np.savez (plain arrays, no pickle), the JSON record beside them."""
+    npz_path = json_path.with_suffix(".npz")
+    arrays = {f"{kind}{i}": p for i, layer in enumerate(l for l in model.layers if isinstance(l, Dense))
+              for kind, p in (("W", layer.W), ("b", layer.b))}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(npz_path, write)
+    write_record(json_path, record)
+    print(f"   saved {npz_path.relative_to(MODELS_DIR.parent)} and {json_path.name}")
+    return npz_path
+
+
+def train_on_dataset(data: Dataset, args: argparse.Namespace, rng: np.random.Generator) -> tuple[MLP, dict]:
+    mean, std = normalisation(data.X_train)
+    standardise = lambda X: (X - np.float32(mean)) / np.float32(std)  # noqa: E731
+    X_train, X_val, X_test = standardise(data.X_train), standardise(data.X_val), standardise(data.X_test)
+    # One-hot targets: row n has a 1 in column y_n, to line up with the network's n_classes outputs.
+    Y_train, Y_val, Y_test = (one_hot(y, data.n_classes) for y in (data.y_train, data.y_val, data.y_test))
+    sizes = [data.n_features, *args.hidden, data.n_classes]
+    loss_fn = LOSSES[args.loss]
+    model = MLP(sizes, args.activation, rng, output_sigmoid=args.loss == "mse")
+    print(f"   network {'-'.join(map(str, sizes))}, {args.activation}, {args.loss}; {args.optimizer}, "
+          f"lr {args.lr} (cosine to 0), batch {args.batch_size}, weight decay {args.weight_decay}, "
+          f"{args.epochs} epochs; inputs standardised with mean {mean:.3f}, std {std:.3f} (training split)")
+    history = fit(model, loss_fn, X_train, Y_train, X_val, Y_val, epochs=args.epochs, batch_size=args.batch_size,
+                  lr=args.lr, optimiser=args.optimizer, weight_decay=args.weight_decay, rng=rng, verbose=True)
+    _, test_accuracy = evaluate(model, loss_fn, X_test, Y_test)
+    seconds = history[-1]["seconds"]
+    print(f"   test accuracy {test_accuracy:.2%} on {len(X_test)} test images; training took {seconds:.1f} s "
+          f"({args.epochs * len(X_train) / seconds:,.0f} images/s)")
+    record = {
+        "lesson": "03", "dataset": data.name, "layer_sizes": sizes, "activation": args.activation,
+        "loss": args.loss, "hyperparameters": {k: getattr(args, k) for k in
+                                               ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "seed")},
+        "normalisation": {"mean": mean, "std": std}, "history": history, "test_accuracy": test_accuracy,
+    }
+    return model, record
+
+
+def compare_with_other_loss(record: dict, json_path: Path) -> None:
+    """If the other loss/activation set-up was run on this data set too, put both validation curves side by side."""
+    other = [p for p in json_path.parent.glob(f"03_mlp_{record['dataset']}_*.json") if p != json_path]
+    if not other:
+        twin = "--loss mse --activation sigmoid" if record["loss"] == "cross_entropy" else "(default flags)"
+        print(f"   tip: run again with {twin} to compare the two set-ups in one figure")
+        return
+    runs = [record] + [read_record(p) for p in other]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    print("   comparison of set-ups on this data set:")
+    for run_record in runs:
+        label = f"{run_record['activation']} + {run_record['loss']}"
+        epochs = [h["epoch"] for h in run_record["history"]]
+        ax_loss.plot(epochs, [h["val_loss"] for h in run_record["history"]], marker=".", label=label)
+        ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in run_record["history"]], marker=".", label=label)
+        first = run_record["history"][0]["val_accuracy"]
+        print(f"     {label:<28} val accuracy after epoch 1: {first:.2%}, at the end: "
+              f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}")
+    ax_loss.set(title="Validation loss (each in its own units)", xlabel="epoch", ylabel="loss", yscale="log")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+    fig.suptitle(f"{record['dataset']}: softmax + cross-entropy vs sigmoid + MSE")
+    fig.tight_layout()
+    save_figure(fig, f"03_{record['dataset']}_loss_comparison")
+
+
+def plot_history(record: dict) -> plt.Figure:
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    epochs = [h["epoch"] for h in record["history"]]
+    ax_loss.plot(epochs, [h["train_loss"] for h in record["history"]], marker=".", label="train")
+    ax_loss.plot(epochs, [h["val_loss"] for h in record["history"]], marker=".", label="validation")
+    ax_loss.set(title="Loss", xlabel="epoch", ylabel=record["loss"], yscale="log")
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in record["history"]], marker=".", color="C1")
+    ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
+                   label=f"test accuracy {record['test_accuracy']:.2%}")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+    sizes = "-".join(map(str, record["layer_sizes"]))
+    fig.suptitle(f"NumPy MLP {sizes} on {record['dataset']} ({record['activation']} + {record['loss']})")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
+                        help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir")
+    parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files (default data/mnist)")
+    parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
+    parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default per data set: "
+                        + "; ".join(f"{k} {' '.join(map(str, v['hidden']))}" for k, v in DEFAULTS.items()) + ")")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
+    parser.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
+                        help="cross_entropy (softmax output) or mse (sigmoid outputs vs one-hot targets)")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="update rule")
+    parser.add_argument("--epochs", type=positive_int, help="passes over the training data (default per data set)")
+    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default per data set)")
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate (default per data set)")
+    parser.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default per data set)")
+    args = parser.parse_args()
+    for key, value in DEFAULTS[args.dataset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    rng = seed_everything(args.seed)
+
+    if not args.skip_toys:
+        run_gradient_checks(rng)
+        fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+        solve_xor(rng, axes[0])
+        fit_sine(rng, axes[1])
+        classify_moons(rng, args.seed, axes[2])
+        fig.suptitle("What a hidden layer buys: a bent boundary (XOR, moons) and a curved function (sine)")
+        fig.tight_layout()
+        save_figure(fig, "03_toy_problems")
+
+    print(f"\n5. Real data: {args.dataset}")
+    data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
+    print(f"   {data.describe()}")
+    model, record = train_on_dataset(data, args, rng)
+    json_path = record_path(data.name, args.loss, args.activation)
+    save_model(model, record, json_path)
+    save_figure(plot_history(record), f"03_{data.name}_{args.loss}_{args.activation}_training")
+    compare_with_other_loss(record, json_path)
+    show_or_close(args.no_show)
+
+
+if __name__ == "__main__":
+    run(main)

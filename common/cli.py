@@ -1,0 +1,72 @@
+"""The command-line contract every lesson follows.
+
+``--seed`` makes a run reproducible, ``--no-show`` keeps windows closed, flag
+values that make no sense are refused by argparse in one line, and any
+:class:`~common.UserError` ends the script with one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from typing import Callable
+
+import numpy as np
+
+from common import UserError
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults in --help and keep the docstring's line breaks."""
+
+
+def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
+    """An ArgumentParser whose description is the first paragraph of the lesson's docstring."""
+    summary = (doc or "").strip().split("\n\n")[0]
+    parser = argparse.ArgumentParser(description=summary, formatter_class=_HelpFormatter)
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed prints the same numbers")
+    parser.add_argument("--no-show", action="store_true", help="save figures without opening windows")
+    return parser
+
+
+def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str):
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its message
+    return parse
+
+
+positive_int = _checked(int, lambda v: v > 0, "a positive integer")
+positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
+non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), "a number >= 0")
+dropout_rate = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
+fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and (if it is loaded) PyTorch; return a NumPy generator."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Call ``main``; turn user errors and Ctrl-C into one line and a non-zero exit."""
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("\ninterrupted.", file=sys.stderr)
+        sys.exit(130)

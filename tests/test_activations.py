@@ -1,0 +1,64 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from common.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softmax_jacobian
+
+Z = np.linspace(-6, 6, 97) + 0.013  # avoid the kink of relu at exactly 0
+
+
+def test_known_values():
+    assert sigmoid(np.array(0.0)) == 0.5
+    assert np.isclose(sigmoid(np.array(2.0)), 1 / (1 + np.exp(-2.0)))
+    assert np.allclose(ACTIVATIONS["relu"][0](np.array([-2.0, 0.0, 3.0])), [0, 0, 3])
+    assert np.allclose(ACTIVATIONS["leaky_relu"][0](np.array([-2.0, 3.0])), [-0.02, 3])
+    assert np.allclose(softmax(np.array([1.0, 2.0, 3.0])), np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_derivative_matches_finite_differences(name):
+    f, df = ACTIVATIONS[name]
+    h = 1e-6
+    numeric = (f(Z + h) - f(Z - h)) / (2 * h)
+    assert np.allclose(df(Z), numeric, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_matches_pytorch(name):
+    torch_fn = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+                "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01)}[name]
+    z = torch.tensor(Z, requires_grad=True)
+    torch_fn(z).sum().backward()
+    f, df = ACTIVATIONS[name]
+    assert np.allclose(f(Z), torch_fn(torch.tensor(Z)).numpy(), atol=1e-12)
+    assert np.allclose(df(Z), z.grad.numpy(), atol=1e-12)
+
+
+def test_softmax_and_log_softmax_match_pytorch():
+    z = np.random.default_rng(0).normal(size=(5, 7)) * 10
+    assert np.allclose(softmax(z), torch.softmax(torch.tensor(z), -1).numpy(), atol=1e-12)
+    assert np.allclose(log_softmax(z), torch.log_softmax(torch.tensor(z), -1).numpy(), atol=1e-12)
+    assert np.allclose(softmax(z).sum(-1), 1)
+
+
+def test_softmax_jacobian_matches_finite_differences():
+    z, h = np.array([0.3, -1.2, 2.0]), 1e-6
+    numeric = np.stack([(softmax(z + h * e) - softmax(z - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
+    assert np.allclose(softmax_jacobian(z), numeric, atol=1e-9)
+
+
+def test_stable_at_plus_minus_1000():
+    z = np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning fails the test
+        with np.errstate(all="raise"):
+            s = sigmoid(z)
+            p = softmax(np.array([1000.0, 1000.0, -1000.0]))
+            lp = log_softmax(np.array([1000.0, 0.0, -1000.0]))
+            ds = ACTIVATIONS["sigmoid"][1](z)
+    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
+    assert np.allclose(p, [0.5, 0.5, 0.0])
+    assert np.allclose(lp, [0.0, -1000.0, -2000.0])
+    assert np.all(np.isfinite(ds)) and ds[0] == 0.0

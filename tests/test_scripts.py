@@ -1,0 +1,61 @@
+"""Each lesson as a learner runs it: --help, a short headless run, and bad input."""
+
+import pytest
+
+from conftest import ROOT, assert_one_line_error, run_script
+
+SCRIPTS = sorted(p.name for p in ROOT.glob("0[1-6]_*.py"))
+
+
+def test_all_six_lessons_exist():
+    assert [s[:2] for s in SCRIPTS] == ["01", "02", "03", "04", "05", "06"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_explains_every_flag(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--seed" in result.stdout and "--no-show" in result.stdout
+    assert "Lesson" in result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_nonsense_flag_is_one_line(script):
+    assert_one_line_error(run_script(script, "--seed", "banana"), "invalid int value")
+
+
+def test_01_prints_the_neuron_and_saves_its_figure():
+    result = run_script("01_neuron_activation.py", "--inputs", "1", "2", "--weights", "0.5", "-0.25", "--bias", "0.1",
+                        "--activation", "relu")
+    assert result.returncode == 0, result.stderr
+    assert "z = w . x + b           = +0.1000" in result.stdout
+    assert (ROOT / "figures" / "01_activations.png").is_file()
+
+
+def test_01_rejects_mismatched_weights():
+    assert_one_line_error(run_script("01_neuron_activation.py", "--inputs", "1", "2", "--weights", "1"),
+                          "one value per input")
+
+
+def test_02_same_seed_same_numbers():
+    first, second = run_script("02_perceptron.py", "--seed", "4"), run_script("02_perceptron.py", "--seed", "4")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    assert "AND 4/4, OR 4/4, XOR 2/4" in first.stdout
+
+
+def test_02_refuses_negative_learning_rate():
+    assert_one_line_error(run_script("02_perceptron.py", "--lr", "-1"), "--lr", "not a positive number")
+
+
+def test_03_default_run_saves_parameters_and_record(tmp_path):
+    result = run_script("03_multilayer_perceptron.py", "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    assert "4/4 correct" in result.stdout and "TOO LARGE" not in result.stdout
+    assert (ROOT / "models" / "03_mlp_digits_cross_entropy_relu.npz").is_file()
+    for name in ("03_toy_problems", "03_digits_cross_entropy_relu_training"):
+        assert (ROOT / "figures" / f"{name}.png").is_file()
+
+
+def test_03_missing_mnist_is_one_line(tmp_path):
+    result = run_script("03_multilayer_perceptron.py", "--skip-toys", "--dataset", "mnist", "--data-dir", str(tmp_path))
+    assert_one_line_error(result, "MNIST not found", str(tmp_path))
