@@ -37,8 +37,13 @@ Choices for training fast (they matter most on MNIST):
 * A cosine learning-rate schedule: large steps early to move fast, steps
   shrinking to zero at the end to settle into a minimum - worth ~0.3% on MNIST.
 * Decoupled weight decay (L2), which keeps weights small and generalisation up.
+* Data augmentation: every mini-batch of images is shifted by up to one pixel
+  in a random direction, so the network cannot memorise exact pixel positions
+  and must learn shapes - worth ~0.3% on MNIST at no extra epochs.
 * float32 and whole mini-batches as matrices: one matrix multiply per layer
   instead of a Python loop over samples; NumPy hands it to an optimised BLAS.
+  Large batches (512 on MNIST) keep those multiplies near the CPU's peak and
+  pay the optimiser's per-step cost fewer times.
 
 Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
          python 03_multilayer_perceptron.py --dataset mnist --data-dir data/mnist
@@ -57,7 +62,8 @@ from tqdm import tqdm
 
 from common import MODELS_DIR
 from common.activations import ACTIVATIONS, log_softmax, sigmoid, softmax
-from common.cli import lesson_parser, non_negative_float, positive_float, positive_int, run, seed_everything
+from common.cli import (lesson_parser, non_negative_float, non_negative_int, positive_float, positive_int, run,
+                        seed_everything)
 from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
 from common.plotting import plot_decision_boundary, plt, save_figure, show_or_close
 from common.records import atomic_write, read_record, write_record
@@ -223,46 +229,69 @@ def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
     return encoded
 
 
+def flush_subnormal(x: np.ndarray) -> None:
+    x[np.abs(x) < np.finfo(x.dtype).tiny] = 0
+
+
 class Adam:
-    """Adam with decoupled weight decay (AdamW): per-parameter step sizes from gradient statistics.
+    """Adam with decoupled weight decay (AdamW): a step size for every parameter from its gradient history.
 
         m <- b1 m + (1 - b1) g          running mean of gradients (the direction)
         v <- b2 v + (1 - b2) g^2        running mean of squared gradients (the scale)
-        p <- p - lr_t m / (sqrt(v) + eps)
+        p <- p - lr_t m / (sqrt(v) + eps) - lr wd p
 
-    Written with in-place operations into one scratch buffer per parameter:
-    on MNIST the update touches half a million numbers per step, and fresh
-    temporaries for every intermediate would cost more than the matrix products.
+    On MNIST the update touches half a million numbers per step, with a dozen
+    elementwise operations each: it would cost as much as the matrix products.
+    So it works in place, on blocks small enough to stay in the CPU's cache.
+    And where a weight's gradient is always 0 (a "dead" ReLU unit), m shrinks by
+    0.9 per step towards 1e-38 and below, into subnormal floats that CPUs
+    process up to 100 times slower; every so often those are set to exactly 0.
     """
+
+    BLOCK = 16384  # floats per block: the five arrays of a block fit in a core's L2 cache
 
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.scratch = [np.empty_like(p) for p in params]
+        self.m = [np.zeros(p.size, dtype=p.dtype) for p in params]
+        self.v = [np.zeros(p.size, dtype=p.dtype) for p in params]
+        self.scratch = np.empty(self.BLOCK, dtype=params[0].dtype)
 
     def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
         self.t += 1
         b1, b2 = self.betas
         # Bias correction: m and v start at 0, so early averages are too small.
-        # (Python floats, not NumPy float64 scalars: those would promote the float32 arrays to float64.)
+        # (Python floats, not NumPy float64 scalars: those would promote float32 arrays to float64.)
+        # Folded into one step size, with eps rescaled to match: m_hat / (sqrt(v_hat) + eps).
         step_size = lr * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
-        for (p, g), m, v, tmp in zip(pairs, self.m, self.v, self.scratch):
-            m *= b1
-            np.multiply(g, 1 - b1, out=tmp)
-            m += tmp
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            if self.weight_decay and p.ndim > 1:  # decay weights, not biases
-                p *= 1 - lr * self.weight_decay
-            np.sqrt(v, out=tmp)
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            p -= tmp
+        eps = self.eps * (1 - b2**self.t) ** 0.5
+        for (p, g), m, v in zip(pairs, self.m, self.v):
+            if self.t % 50 == 0:
+                flush_subnormal(m)
+                flush_subnormal(v)
+            decay = 1 - lr * self.weight_decay if p.ndim > 1 else 1.0  # decay weights, not biases
+            p, g = p.reshape(-1), g.reshape(-1)  # flat views: the update is elementwise
+            for start in range(0, p.size, self.BLOCK):
+                block = slice(start, start + self.BLOCK)
+                self.update_block(p[block], g[block], m[block], v[block], step_size, eps, decay)
+
+    def update_block(self, p, g, m, v, step_size: float, eps: float, decay: float) -> None:
+        b1, b2 = self.betas
+        tmp = self.scratch[:p.size]
+        m *= b1
+        np.multiply(g, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        if decay != 1.0:
+            p *= decay
+        np.sqrt(v, out=tmp)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p -= tmp
 
 
 class SGD:
@@ -295,14 +324,27 @@ def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int 
     return total_loss / len(X), correct / len(X)
 
 
+def random_shift(images: np.ndarray, shape: tuple[int, int], max_shift: int, rng: np.random.Generator,
+                 fill: float) -> np.ndarray:
+    """Move a whole batch of flattened images by up to ``max_shift`` pixels, filling the gap with ``fill``."""
+    dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
+    h, w = shape
+    source = images.reshape(-1, h, w)
+    shifted = np.full_like(source, fill)
+    shifted[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        source[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return shifted.reshape(len(images), -1)
+
+
 def train_epoch(model: MLP, loss_fn, optimiser, X: np.ndarray, Y: np.ndarray, batch_size: int,
-                rng: np.random.Generator, schedule, progress: tqdm | None = None) -> float:
+                rng: np.random.Generator, schedule, progress: tqdm | None = None, augment=None) -> float:
     """One pass over the shuffled training set in mini-batches; returns the mean training loss."""
     order = rng.permutation(len(X))
     total = 0.0
     for start in range(0, len(X), batch_size):
         batch = order[start:start + batch_size]
-        loss = loss_and_gradients(model, loss_fn, X[batch], Y[batch])
+        inputs = augment(X[batch]) if augment else X[batch]
+        loss = loss_and_gradients(model, loss_fn, inputs, Y[batch])
         optimiser.step(model.parameters(), schedule())
         total += loss * len(batch)
         if progress is not None:
@@ -312,7 +354,7 @@ def train_epoch(model: MLP, loss_fn, optimiser, X: np.ndarray, Y: np.ndarray, ba
 
 
 def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
-        optimiser: str, weight_decay: float, rng: np.random.Generator, verbose: bool) -> list[dict]:
+        optimiser: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
     """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds)."""
     opt = (Adam if optimiser == "adam" else SGD)(model.weights(), lr, weight_decay)
     steps_per_epoch = -(-len(X_train) // batch_size)
@@ -323,7 +365,7 @@ def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, bat
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
         bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
                    disable=not verbose, delay=1)
-        train_loss = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, schedule, bar)
+        train_loss = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, schedule, bar, augment)
         bar.close()
         val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
@@ -390,8 +432,8 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
 # ----------------------------------------------------------------------------- real data
 
 DEFAULTS = {  # per data set: what reaches the README's targets
-    "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4),
-    "mnist": dict(hidden=[512, 256], epochs=12, batch_size=128, lr=1e-3, weight_decay=1e-4),
+    "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4, augment=0),
+    "mnist": dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, weight_decay=1e-4, augment=1),
 }
 
 
@@ -426,9 +468,14 @@ def train_on_dataset(data: Dataset, args: argparse.Namespace, rng: np.random.Gen
     model = MLP(sizes, args.activation, rng, output_sigmoid=args.loss == "mse")
     print(f"   network {'-'.join(map(str, sizes))}, {args.activation}, {args.loss}; {args.optimizer}, "
           f"lr {args.lr} (cosine to 0), batch {args.batch_size}, weight decay {args.weight_decay}, "
-          f"{args.epochs} epochs; inputs standardised with mean {mean:.3f}, std {std:.3f} (training split)")
+          f"{args.epochs} epochs, random shifts of up to {args.augment} px;\n   inputs standardised with mean "
+          f"{mean:.3f}, std {std:.3f} (training split)")
+    augment = None
+    if args.augment:  # shift in standardised units: an empty pixel is (0 - mean) / std
+        augment = lambda batch: random_shift(batch, data.image_shape, args.augment, rng, -mean / std)  # noqa: E731
     history = fit(model, loss_fn, X_train, Y_train, X_val, Y_val, epochs=args.epochs, batch_size=args.batch_size,
-                  lr=args.lr, optimiser=args.optimizer, weight_decay=args.weight_decay, rng=rng, verbose=True)
+                  lr=args.lr, optimiser=args.optimizer, weight_decay=args.weight_decay, rng=rng, verbose=True,
+                  augment=augment)
     _, test_accuracy = evaluate(model, loss_fn, X_test, Y_test)
     seconds = history[-1]["seconds"]
     print(f"   test accuracy {test_accuracy:.2%} on {len(X_test)} test images; training took {seconds:.1f} s "
@@ -436,7 +483,7 @@ def train_on_dataset(data: Dataset, args: argparse.Namespace, rng: np.random.Gen
     record = {
         "lesson": "03", "dataset": data.name, "layer_sizes": sizes, "activation": args.activation,
         "loss": args.loss, "hyperparameters": {k: getattr(args, k) for k in
-                                               ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "seed")},
+                                               ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "augment", "seed")},
         "normalisation": {"mean": mean, "std": std}, "history": history, "test_accuracy": test_accuracy,
     }
     return model, record
@@ -507,6 +554,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default per data set)")
     parser.add_argument("--lr", type=positive_float, help="peak learning rate (default per data set)")
     parser.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default per data set)")
+    parser.add_argument("--augment", type=non_negative_int, help="shift each training batch by up to this many pixels "
+                        "(default per data set)")
     args = parser.parse_args()
     for key, value in DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:

@@ -58,17 +58,30 @@ def leaky_relu_derivative(z: np.ndarray, slope: float = LEAKY_SLOPE) -> np.ndarr
     return np.where(z > 0, 1.0, slope).astype(z.dtype)
 
 
+def _exp_shifted(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z - max(z) along the last axis, and its exponential, which is then at most 1.
+
+    Subtracting the max changes nothing mathematically (it cancels in softmax)
+    but keeps exp from overflowing. The exponent is also floored at -80:
+    e^-80 ~ 1e-35 is still a normal float32, while smaller results are
+    "subnormal" numbers that CPUs process up to 100 times slower - and a
+    confident network produces them in every batch. No probability that
+    matters is anywhere near that small.
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted, np.exp(np.maximum(shifted, -80))
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """e^z_k / sum_j e^z_j along the last axis: turns scores into probabilities."""
-    # Subtracting the max changes nothing mathematically (it cancels) but keeps exp <= 1.
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    _, e = _exp_shifted(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """log(softmax(z)), computed without ever taking the log of 0."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """log(softmax(z)) = z - max - log(sum e^(z - max)), computed without ever taking the log of 0."""
+    shifted, e = _exp_shifted(z)
+    return shifted - np.log(e.sum(axis=-1, keepdims=True))
 
 
 def softmax_jacobian(z: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what:
 
 
 positive_int = _checked(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
 non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), "a number >= 0")
 dropout_rate = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")

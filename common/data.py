@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits, make_moons
-from sklearn.model_selection import train_test_split
 
 from common import DATA_DIR, UserError
 
@@ -94,6 +92,9 @@ def noisy_sine(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _three_way_split(name, X, y, seed, test_size, val_size, **extra) -> Dataset:
+    # scikit-learn is imported where it is used: it takes seconds to import, and MNIST runs never need it.
+    from sklearn.model_selection import train_test_split
+
     X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     X_train, X_val, y_train, y_val = train_test_split(
         X_rest, y_rest, test_size=val_size, random_state=seed, stratify=y_rest
@@ -103,12 +104,16 @@ def _three_way_split(name, X, y, seed, test_size, val_size, **extra) -> Dataset:
 
 def load_moons(seed: int, n: int = 1000, noise: float = 0.2) -> Dataset:
     """scikit-learn's two interleaving half-moons: 2 features, 2 classes, not linearly separable."""
+    from sklearn.datasets import make_moons
+
     X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return _three_way_split("moons", X.astype(np.float32), y, seed, 0.2, 0.2, class_names=("0", "1"))
 
 
 def load_digits_dataset(seed: int) -> Dataset:
     """scikit-learn's bundled 1797 8x8 digits (values 0-16, scaled to [0, 1]); 20% test, 10% validation."""
+    from sklearn.datasets import load_digits
+
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float32)
     return _three_way_split(

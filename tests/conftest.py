@@ -43,6 +43,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
         assert fragment in result.stderr, result.stderr
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lesson():
     return load_lesson

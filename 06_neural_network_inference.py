@@ -1,0 +1,217 @@
+"""Lesson 06 - use the trained network: load the checkpoint from 04 and predict on new data.
+
+Training is done once; inference - a forward pass with the weights frozen -
+is what a model is for. Three things must match what the network saw in
+training, or its answers mean nothing:
+
+1. The architecture: rebuilt from the checkpoint's layer sizes, then the
+   saved weights are loaded into it. ``torch.load(..., weights_only=True)``
+   reads tensors and plain values only; a file carrying pickled objects is
+   refused, so opening a checkpoint from someone else cannot run their code.
+2. The preprocessing: the same standardisation, x' = (x - mean) / std, with
+   the mean and std of 04's training split, stored in the checkpoint.
+3. The look of the input. A photo of a digit is not an MNIST digit. MNIST
+   digits are white on black, the digit scaled to fit a 20x20 box and placed in
+   a 28x28 image so that its centre of mass is at the centre. scikit-learn's
+   digits are 8x8, white (16) on black (0), the digit filling the image. So
+   a user's image is turned grayscale, inverted if its background is light,
+   cropped to the ink, scaled and centred the same way.
+
+The output is a probability for each class, softmax(logits); the prediction
+is the most probable class, and the probability says how sure the network is
+(a network is often confidently wrong on inputs unlike its training data).
+
+Run it:  python 06_neural_network_inference.py                    (newest checkpoint in models/)
+         python 06_neural_network_inference.py --image my_digit.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from common import UserError
+from common.cli import lesson_parser, positive_int, run, seed_everything
+from common.data import load_dataset
+from common.nets import build_model, load_checkpoint, newest_checkpoint, predict_proba
+from common.plotting import plt, save_figure, show_or_close
+
+TRAIN_COMMAND = "python 04_neural_network_training.py"
+
+
+def read_grayscale(path: Path) -> np.ndarray:
+    """Any image file as a 2-D float array in [0, 1]; transparency is laid over white paper."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA", "P"):
+                image = image.convert("RGBA")
+                paper = Image.new("RGBA", image.size, "white")
+                image = Image.alpha_composite(paper, image)
+            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserError(f"{path}: cannot read it as an image ({error})") from None
+
+
+def to_ink_on_black(gray: np.ndarray) -> np.ndarray:
+    """Make the digit bright on a dark background, like the training data; stretch to [0, 1]."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 0.5:  # light paper, dark ink
+        gray = 1.0 - gray
+    low, high = np.median(border if np.median(border) <= 0.5 else 1.0 - border), gray.max()
+    if high - low < 0.1:
+        raise UserError("the image looks blank: no digit stands out from the background")
+    return np.clip((gray - low) / (high - low), 0.0, 1.0)
+
+
+def crop_to_ink(ink: np.ndarray, threshold: float = 0.2) -> np.ndarray:
+    rows, cols = np.nonzero(ink > threshold)
+    return ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resample with Pillow's area-averaging filter, which keeps thin strokes when shrinking."""
+    scaled = Image.fromarray(image.astype(np.float32), mode="F").resize((width, height), Image.Resampling.BOX)
+    return np.asarray(scaled)
+
+
+def fit_in_box(digit: np.ndarray, box: int) -> np.ndarray:
+    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio."""
+    h, w = digit.shape
+    scale = box / max(h, w)
+    return resize(digit, max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(image.shape)
+    total = image.sum()
+    return float((rows * image).sum() / total), float((cols * image).sum() / total)
+
+
+def place(digit: np.ndarray, size: int, by_mass: bool) -> np.ndarray:
+    """Put the digit on a size x size black canvas, centred by centre of mass or by its box."""
+    canvas = np.zeros((size, size), dtype=np.float32)
+    h, w = digit.shape
+    if by_mass:
+        com_r, com_c = centre_of_mass(digit)
+        top, left = round((size - 1) / 2 - com_r), round((size - 1) / 2 - com_c)
+    else:
+        top, left = (size - h) // 2, (size - w) // 2
+    top, left = int(np.clip(top, 0, size - h)), int(np.clip(left, 0, size - w))
+    canvas[top:top + h, left:left + w] = digit
+    return canvas
+
+
+def preprocess(gray: np.ndarray, dataset: str) -> np.ndarray:
+    """A user's grayscale picture -> an image that looks like the training data, values in [0, 1]."""
+    digit = crop_to_ink(to_ink_on_black(gray))
+    if dataset == "mnist":  # 20x20 box, centre of mass at the centre of 28x28
+        return place(fit_in_box(digit, 20), 28, by_mass=True)
+    # scikit-learn digits: the digit fills the 8x8 image (its 0-16 values are our 0-1)
+    return np.clip(place(fit_in_box(digit, 8), 8, by_mass=False), 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- predictions
+
+
+def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> str:
+    best = np.argsort(probabilities)[::-1][:k]
+    return ", ".join(f"{class_names[i]} {probabilities[i]:.1%}" for i in best)
+
+
+def predict_test_samples(model, checkpoint: dict, args) -> None:
+    hyper = checkpoint["hyperparameters"]
+    # The split seed of 04's run recovers exactly the test images that training never saw.
+    data = load_dataset(checkpoint["dataset"], hyper["seed"], args.data_dir)
+    norm = checkpoint["normalisation"]
+    rng = np.random.default_rng(args.seed)
+    chosen = rng.choice(len(data.X_test), size=min(args.samples, len(data.X_test)), replace=False)
+    X = data.X_test[chosen]
+    probabilities = predict_proba(model, (X - norm["mean"]) / norm["std"])
+    names = checkpoint["class_names"]
+    predicted = probabilities.argmax(1)
+    print(f"\nPredictions on {len(chosen)} held-out test images of {data.name}:")
+    print("   true  predicted  top-3 probabilities")
+    for true, pred, p in zip(data.y_test[chosen], predicted, probabilities):
+        print(f"   {names[true]:>4}  {names[pred]:>9}  {top_k(p, names)}{'' if true == pred else '   <- wrong'}")
+    print(f"   {int((predicted == data.y_test[chosen]).sum())}/{len(chosen)} correct "
+          f"(04 measured {checkpoint['test_metrics']['accuracy']:.2%} on the whole test set)")
+
+    shape = checkpoint["input_shape"]
+    columns = min(8, len(chosen))
+    rows = -(-len(chosen) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, true, pred, p in zip(axes.ravel(), X, data.y_test[chosen], predicted, probabilities):
+        ax.imshow(image.reshape(shape), cmap="gray_r")
+        ok = true == pred
+        ax.set_title(f"{names[pred]} ({p[pred]:.0%})" + ("" if ok else f"\ntrue {names[true]}"),
+                     color="green" if ok else "red", fontsize=9)
+    fig.suptitle(f"{data.name} test images: prediction (probability); red = wrong", fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, "06_test_predictions")
+
+    # One sample's full distribution: a confident answer is one tall bar.
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    colors = ["C2" if i == data.y_test[chosen[0]] else "C0" for i in range(len(names))]
+    ax.bar(names, probabilities[0], color=colors)
+    ax.set(ylim=(0, 1), xlabel="class", ylabel="probability",
+           title=f"Class probabilities for the first sample (true class {names[data.y_test[chosen[0]]]}, green)")
+    fig.tight_layout()
+    save_figure(fig, "06_class_probabilities")
+
+
+def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
+    shape, norm, names = checkpoint["input_shape"], checkpoint["normalisation"], checkpoint["class_names"]
+    print(f"\nYour images, preprocessed like {checkpoint['dataset']} ({shape[0]}x{shape[1]}):")
+    originals = [read_grayscale(path) for path in paths]
+    processed = [preprocess(image, checkpoint["dataset"]) for image in originals]
+    X = np.stack([p.reshape(-1) for p in processed])
+    probabilities = predict_proba(model, (X - norm["mean"]) / norm["std"])
+    for path, p in zip(paths, probabilities):
+        best = int(p.argmax())
+        print(f"   {path.name}: {names[best]} ({p[best]:.1%})   top 3: {top_k(p, names)}")
+    fig, axes = plt.subplots(len(paths), 2, figsize=(5.5, 2.6 * len(paths)), squeeze=False)
+    for (ax_in, ax_out), path, original, image, p in zip(axes, paths, originals, processed, probabilities):
+        ax_in.imshow(original, cmap="gray", vmin=0, vmax=1)
+        ax_in.set_title(path.name, fontsize=9)
+        ax_out.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax_out.set_title(f"as the network sees it: {names[int(p.argmax())]} ({p.max():.0%})", fontsize=9)
+        for ax in (ax_in, ax_out):
+            ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, "06_your_images")
+
+
+def main() -> None:
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--checkpoint", type=Path, help="a .pt file written by 04 (default: the newest in models/)")
+    parser.add_argument("--samples", type=positive_int, default=8, help="how many test images to predict")
+    parser.add_argument("--image", type=Path, nargs="+", help="your own PNG or JPEG images of single digits")
+    parser.add_argument("--data-dir", type=Path, help="MNIST folder, for an MNIST checkpoint (default data/mnist)")
+    args = parser.parse_args()
+    seed_everything(args.seed)
+
+    path = args.checkpoint or newest_checkpoint()
+    if path is None:
+        raise UserError(f"no checkpoint in models/ yet: train one first with `{TRAIN_COMMAND}`")
+    checkpoint = load_checkpoint(path)
+    model = build_model(checkpoint)
+    metrics = checkpoint["test_metrics"]
+    print(f"Loaded {path}: {'-'.join(map(str, checkpoint['architecture']['sizes']))} network trained on "
+          f"{checkpoint['dataset']}, test accuracy {metrics['accuracy']:.2%} (safe load: tensors and plain values only)")
+
+    if args.image:
+        predict_user_images(model, checkpoint, args.image)
+    else:
+        predict_test_samples(model, checkpoint, args)
+    show_or_close(args.no_show)
+
+
+if __name__ == "__main__":
+    run(main)

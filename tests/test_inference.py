@@ -1,0 +1,104 @@
+"""Lesson 06: preprocessing of the user's images, and every bad input as one clear line."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
+from conftest import ROOT, assert_one_line_error, run_script
+
+
+@pytest.fixture(scope="module")
+def inference(lesson):
+    return lesson("06_neural_network_inference")
+
+
+def draw_digit(path, size=(300, 200), box=(200, 30, 240, 150), paper="white", ink="black"):
+    """A thick, tall stroke (a '1' with a foot) drawn off-centre on a large canvas."""
+    image = Image.new("RGB", size, paper)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle(box, fill=ink)
+    draw.rectangle((box[0] - 20, box[3] - 15, box[2] + 20, box[3]), fill=ink)
+    image.save(path)
+    return path
+
+
+def test_light_canvas_is_inverted_cropped_and_centred(tmp_path, inference):
+    gray = inference.read_grayscale(draw_digit(tmp_path / "digit.png"))
+    processed = inference.preprocess(gray, "mnist")
+    assert processed.shape == (28, 28)
+    assert processed[0, 0] == 0 and processed[-1, -1] == 0  # background became black
+    assert processed.max() > 0.9  # the ink became bright
+    rows, cols = np.nonzero(processed > 0.2)
+    assert max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == 20  # fits a 20x20 box
+    com_r, com_c = inference.centre_of_mass(processed)
+    assert abs(com_r - 13.5) <= 1 and abs(com_c - 13.5) <= 1  # centred by centre of mass
+
+
+def test_dark_canvas_is_not_inverted_and_digits_fill_8x8(tmp_path, inference):
+    gray = inference.read_grayscale(draw_digit(tmp_path / "dark.jpg", paper="black", ink="white"))
+    processed = inference.preprocess(gray, "digits")
+    assert processed.shape == (8, 8)
+    assert processed[0, 0] < 0.05 and processed.max() > 0.9
+    rows, _ = np.nonzero(processed > 0.2)
+    assert rows.min() == 0 and rows.max() == 7  # a tall digit spans the full height
+
+
+def test_blank_image_is_refused(tmp_path, inference):
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    with pytest.raises(Exception, match="blank"):
+        inference.preprocess(inference.read_grayscale(tmp_path / "blank.png"), "mnist")
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "digits.pt"
+    result = run_script("04_neural_network_training.py", "--epochs", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_predicts_test_samples_and_user_images(tmp_path, checkpoint_path):
+    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--samples", "5")
+    assert result.returncode == 0, result.stderr
+    assert "top-3 probabilities" in result.stdout and "/5 correct" in result.stdout
+    assert (ROOT / "figures" / "06_test_predictions.png").is_file()
+
+    png, jpg = draw_digit(tmp_path / "one.png"), draw_digit(tmp_path / "two.jpg", paper="black", ink="white")
+    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--image",
+                        str(png), str(jpg))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "one.png:" in line or "two.jpg:" in line]
+    assert len(lines) == 2 and all("%" in line for line in lines)
+
+
+def test_no_checkpoint_names_the_command_to_run(inference, monkeypatch, capsys):
+    monkeypatch.setattr(inference, "newest_checkpoint", lambda: None)
+    monkeypatch.setattr("sys.argv", ["06_neural_network_inference.py", "--no-show"])
+    with pytest.raises(SystemExit) as exit_info:
+        inference.run(inference.main)
+    assert exit_info.value.code != 0
+    assert "python 04_neural_network_training.py" in capsys.readouterr().err
+
+
+def test_bad_inputs_are_one_line(tmp_path, checkpoint_path):
+    (tmp_path / "corrupt.pt").write_bytes(b"\x80\x02garbage" * 10)
+    (tmp_path / "truncated.pt").write_bytes(checkpoint_path.read_bytes()[:1000])
+    (tmp_path / "not_an_image.png").write_text("just text")
+    save_checkpoint(tmp_path / "mismatch.pt", {
+        "format": CHECKPOINT_FORMAT, "state_dict": MLP([4, 3]).state_dict(),
+        "architecture": {"sizes": [64, 10, 10]}, "normalisation": {"mean": 0, "std": 1},
+        "class_names": list("0123456789"), "dataset": "digits", "input_shape": [8, 8],
+        "hyperparameters": {"seed": 0}, "history": [], "test_metrics": {"accuracy": 1.0}})
+    cases = [
+        (["--checkpoint", str(tmp_path / "missing.pt")], "no such checkpoint"),
+        (["--checkpoint", str(tmp_path / "corrupt.pt")], "not a usable checkpoint"),
+        (["--checkpoint", str(tmp_path / "truncated.pt")], "not a usable checkpoint"),
+        (["--checkpoint", str(tmp_path / "not_an_image.png")], "not a usable checkpoint"),
+        (["--checkpoint", str(tmp_path / "mismatch.pt")], "do not fit"),
+        (["--checkpoint", str(checkpoint_path), "--image", str(tmp_path / "not_an_image.png")], "cannot read"),
+        (["--checkpoint", str(checkpoint_path), "--image", str(tmp_path / "nowhere.png")], "no such image"),
+        (["--samples", "0"], "--samples"),
+    ]
+    for args, message in cases:
+        assert_one_line_error(run_script("06_neural_network_inference.py", *args), message)
