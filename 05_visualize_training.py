@@ -18,7 +18,7 @@ Regularisation closes the gap between train and validation:
     L1:                 loss + lambda * sum |w|    - few non-zero weights
     dropout:            zero each hidden unit with probability p while training,
                         so no unit can rely on another one being there.
-``--demo overfit`` trains a large network on a small subset with and without
+``--demo overfit`` trains a large network on 100 digits with and without
 each of them, and a too-small network, and puts the curves side by side.
 
 With a display the dashboard updates live while the network trains; without
@@ -85,16 +85,25 @@ def to_tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor
     return torch.from_numpy(X), torch.from_numpy(y).long()
 
 
-def train_epoch(model: MLP, optimizer, X: torch.Tensor, y: torch.Tensor, batch_size: int, l1: float,
+def penalty(model: MLP, l1: float, l2: float) -> torch.Tensor | float:
+    """lambda_1 * sum |w| + lambda_2 * sum w^2 over the weights (biases are left free)."""
+    weights = [layer.weight for layer in model.linear_layers()]
+    total = 0.0
+    if l1 > 0:
+        total = total + l1 * sum(w.abs().sum() for w in weights)
+    if l2 > 0:
+        total = total + l2 * sum((w * w).sum() for w in weights)
+    return total
+
+
+def train_epoch(model: MLP, optimizer, X: torch.Tensor, y: torch.Tensor, batch_size: int, l1: float, l2: float,
                 generator: torch.Generator) -> None:
-    """Mini-batch gradient descent on cross-entropy, plus the L1 penalty lambda * sum |w| when asked."""
+    """Mini-batch gradient descent on cross-entropy plus the regularisation penalty."""
     model.train()
     order = torch.randperm(len(X), generator=generator)
     for start in range(0, len(X), batch_size):
         batch = order[start:start + batch_size]
-        loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
-        if l1 > 0:
-            loss = loss + l1 * sum(layer.weight.abs().sum() for layer in model.linear_layers())
+        loss = nn.functional.cross_entropy(model(X[batch]), y[batch]) + penalty(model, l1, l2)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -108,12 +117,12 @@ def loss_and_accuracy(model: MLP, X: torch.Tensor, y: torch.Tensor) -> tuple[flo
 
 
 def train_and_record(data: Dataset, hidden: list[int], *, epochs: int, lr: float, batch_size: int = 64,
-                     dropout: float = 0.0, weight_decay: float = 0.0, l1: float = 0.0, seed: int = 0,
+                     dropout: float = 0.0, l2: float = 0.0, l1: float = 0.0, seed: int = 0,
                      on_epoch=None, quiet: bool = False) -> TrainingRecorder:
     """Train a fresh MLP and record every epoch; ``on_epoch(recorder)`` runs after each (live plotting)."""
     torch.manual_seed(seed)
     model = MLP([data.n_features, *hidden, data.n_classes], dropout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     X_train, y_train = to_tensors(data.X_train, data.y_train)
     X_val, y_val = to_tensors(data.X_val, data.y_val)
@@ -122,7 +131,7 @@ def train_and_record(data: Dataset, hidden: list[int], *, epochs: int, lr: float
     start = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc="training", leave=False, delay=1, disable=quiet):
         recorder.start_epoch()
-        train_epoch(model, optimizer, X_train, y_train, batch_size, l1, generator)
+        train_epoch(model, optimizer, X_train, y_train, batch_size, l1, l2, generator)
         train_loss, train_accuracy = loss_and_accuracy(model, X_train, y_train)
         val_loss, val_accuracy = loss_and_accuracy(model, X_val, y_val)
         recorder.end_epoch(epoch, {"train_loss": train_loss, "train_accuracy": train_accuracy, "val_loss": val_loss,
@@ -136,11 +145,11 @@ def train_and_record(data: Dataset, hidden: list[int], *, epochs: int, lr: float
 # ----------------------------------------------------------------------------- drawing
 
 
-def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "") -> None:
+def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True) -> None:
     epochs = [h["epoch"] for h in history]
     ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train", color="C0")
     ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation", color="C1")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title}loss", yscale="log")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title}loss", yscale="log" if log else "linear")
     if "train_accuracy" in history[0]:
         ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train", color="C0")
     ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation", color="C1")
@@ -285,7 +294,7 @@ def watch_training(data: Dataset, args: argparse.Namespace) -> None:
             plt.pause(0.001)
 
     recorder = train_and_record(data, args.hidden, epochs=args.epochs, lr=args.lr, dropout=args.dropout,
-                                weight_decay=args.weight_decay, l1=args.l1, seed=args.seed, on_epoch=on_epoch)
+                                l2=args.l2, l1=args.l1, seed=args.seed, on_epoch=on_epoch)
     if live:
         plt.ioff()
     print("   epoch  train loss  val loss  val acc  ||W|| per layer        update/weight per layer")
@@ -308,12 +317,17 @@ def watch_training(data: Dataset, args: argparse.Namespace) -> None:
         save_gif(recorder, args.epochs)
 
 
-OVERFIT_RUNS = {  # name: (hidden sizes, dropout, L2 weight decay, L1)
+OVERFIT_RUNS = {  # name: (hidden sizes, dropout, L2 lambda, L1 lambda)
     "large, no regularisation": ([512, 512], 0.0, 0.0, 0.0),
     "large + dropout 0.5": ([512, 512], 0.5, 0.0, 0.0),
-    "large + L2 (weight decay 0.1)": ([512, 512], 0.0, 0.1, 0.0),
-    "large + L1 (1e-4)": ([512, 512], 0.0, 0.0, 1e-4),
-    "too small (2 hidden units)": ([2], 0.0, 0.0, 0.0),
+    "large + L2 (lambda 3e-3)": ([512, 512], 0.0, 3e-3, 0.0),
+    "large + L1 (lambda 1e-4)": ([512, 512], 0.0, 0.0, 1e-4),
+    "too small (4 hidden units)": ([4], 0.0, 0.0, 0.0),
+}
+DEFAULTS = {  # per mode; any flag overrides
+    "digits": dict(hidden=[64], lr=1e-3, epochs=30),
+    "moons": dict(hidden=[16, 16], lr=1e-2, epochs=30),
+    "overfit": dict(hidden=[64], lr=3e-3, epochs=150),
 }
 
 
@@ -324,21 +338,25 @@ def overfit_demo(data: Dataset, args: argparse.Namespace) -> None:
     small.X_train, small.y_train = data.X_train[subset], data.y_train[subset]
     print(f"Overfitting demo: {len(subset)} training samples (of {len(data.X_train)}), "
           f"{len(data.X_val)} validation samples, {args.epochs} epochs each")
-    print(f"   {'run':<30} {'train loss':>10} {'val loss':>9} {'gap':>8} {'train acc':>9} {'val acc':>8}")
+    print(f"   {'run':<30} {'train loss':>10} {'val loss':>9} {'(lowest)':>9} {'gap':>8} {'train acc':>9} {'val acc':>8}")
     fig, axes = plt.subplots(2, len(OVERFIT_RUNS), figsize=(4 * len(OVERFIT_RUNS), 6.5), sharey="row")
     for column, (name, (hidden, dropout, l2, l1)) in enumerate(tqdm(OVERFIT_RUNS.items(), desc="runs", leave=False,
                                                                      delay=1)):
         recorder = train_and_record(small, hidden, epochs=args.epochs, lr=args.lr, dropout=dropout,
-                                    weight_decay=l2, l1=l1, seed=args.seed, quiet=True)
+                                    l2=l2, l1=l1, seed=args.seed, quiet=True)
         last = recorder.history[-1]
         gap = last["val_loss"] - last["train_loss"]
-        print(f"   {name:<30} {last['train_loss']:10.4f} {last['val_loss']:9.4f} {gap:+8.4f} "
+        lowest = min(h["val_loss"] for h in recorder.history)
+        print(f"   {name:<30} {last['train_loss']:10.4f} {last['val_loss']:9.4f} {lowest:9.4f} {gap:+8.4f} "
               f"{last['train_accuracy']:9.1%} {last['val_accuracy']:8.1%}")
-        draw_curves(axes[0, column], axes[1, column], recorder.history)
+        draw_curves(axes[0, column], axes[1, column], recorder.history, log=False)
+        axes[0, column].set_ylim(0, 1.5)  # linear, to see the validation loss climb back up
         axes[0, column].set_title(f"{name}\nfinal gap {gap:+.3f}", fontsize=10)
         axes[1, column].set_title(f"val accuracy {last['val_accuracy']:.1%}", fontsize=10)
-    print("   gap = validation loss - train loss: large when the network memorises (overfitting);\n"
-          "   the too-small network has both losses high (underfitting).")
+    print("   gap = validation loss - train loss. Unregularised, the large network memorises its 100 samples:\n"
+          "   train loss -> 0 while validation loss climbs back up from its lowest point (overfitting).\n"
+          "   Each regulariser keeps the validation loss lower and the gap smaller. The too-small network\n"
+          "   cannot even fit the training set: its train loss stays high (underfitting).")
     fig.suptitle(f"Overfitting and underfitting on {len(subset)} {data.name} training samples")
     fig.tight_layout()
     save_figure(fig, "05_overfitting")
@@ -368,12 +386,14 @@ def main() -> None:
                         help="digits (images: weights shown as pictures) or moons (2-D: decision boundaries)")
     parser.add_argument("--demo", choices=["overfit"], help="compare regularisation and network size instead")
     parser.add_argument("--checkpoint", type=Path, help="plot the history of a saved run (.pt from 04 or a .json record)")
-    parser.add_argument("--epochs", type=positive_int, help="epochs (default 30; 150 for --demo overfit)")
-    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[64], help="hidden layer sizes")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate")
+    for flag, kind, text in (("--epochs", positive_int, "epochs"), ("--lr", positive_float, "Adam learning rate")):
+        per_mode = "; ".join(f"{mode} {d[flag[2:]]}" for mode, d in DEFAULTS.items())
+        parser.add_argument(flag, type=kind, help=f"{text} (default: {per_mode})")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default: digits 64; "
+                        "moons 16 16; the demo sets its own)")
     parser.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout probability, in [0, 1)")
-    parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="L2 weight decay")
-    parser.add_argument("--l1", type=non_negative_float, default=0.0, help="L1 penalty lambda")
+    parser.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 penalty lambda (sum of w^2)")
+    parser.add_argument("--l1", type=non_negative_float, default=0.0, help="L1 penalty lambda (sum of |w|)")
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
     args = parser.parse_args()
     seed_everything(args.seed)
@@ -383,7 +403,9 @@ def main() -> None:
         plot_saved_history(args.checkpoint)
         show_or_close(args.no_show)
         return
-    args.epochs = args.epochs or (150 if args.demo else 30)
+    for key, value in DEFAULTS[args.demo or args.dataset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     data = load_dataset(args.dataset, args.seed)
     if data.image_shape is not None:
         mean, std = normalisation(data.X_train)
