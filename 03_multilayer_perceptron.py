@@ -83,7 +83,9 @@ class Dense:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x  # kept for the backward pass
-        return x @ self.W + self.b
+        z = x @ self.W
+        z += self.b  # in place: one pass over z instead of a second array
+        return z
 
     def backward(self, grad_z: np.ndarray) -> np.ndarray | None:
         self.dW = self.x.T @ grad_z
@@ -260,11 +262,13 @@ class Adam:
     def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
         self.t += 1
         b1, b2 = self.betas
-        # Bias correction: m and v start at 0, so early averages are too small.
+        # Bias correction: m and v start at 0, so early averages are too small; m_hat = m / (1 - b1^t) and
+        # v_hat = v / (1 - b2^t). With the stored m, v scaled by 1 / (1 - b), the update
+        # m_hat / (sqrt(v_hat) + eps) becomes step_size * m / (sqrt(v) + eps_scaled), all factors folded in.
         # (Python floats, not NumPy float64 scalars: those would promote float32 arrays to float64.)
-        # Folded into one step size, with eps rescaled to match: m_hat / (sqrt(v_hat) + eps).
-        step_size = lr * (1 - b2**self.t) ** 0.5 / (1 - b1**self.t)
-        eps = self.eps * (1 - b2**self.t) ** 0.5
+        m_scale, v_scale = (1 - b1) / (1 - b1**self.t), (1 - b2) / (1 - b2**self.t)
+        step_size = lr * m_scale / v_scale**0.5
+        eps = self.eps / v_scale**0.5
         for (p, g), m, v in zip(pairs, self.m, self.v):
             if self.t % 50 == 0:
                 flush_subnormal(m)
@@ -278,12 +282,11 @@ class Adam:
     def update_block(self, p, g, m, v, step_size: float, eps: float, decay: float) -> None:
         b1, b2 = self.betas
         tmp = self.scratch[:p.size]
+        # m and v are kept scaled by 1 / (1 - b), which saves two passes; step() undoes the scale.
         m *= b1
-        np.multiply(g, 1 - b1, out=tmp)
-        m += tmp
+        m += g
         v *= b2
         np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
         v += tmp
         if decay != 1.0:
             p *= decay
