@@ -37,7 +37,6 @@ from common.activations import ACTIVATIONS, log_softmax, softmax, softmax_jacobi
 from common.cli import lesson_parser, run, seed_everything
 from common.plotting import plt, save_figure, show_or_close
 
-
 RANGES = {"sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": "[0, inf)", "leaky_relu": "(-inf, inf)"}
 
 

@@ -61,9 +61,18 @@ import numpy as np
 from tqdm import tqdm
 
 from common import MODELS_DIR
-from common.activations import ACTIVATIONS, log_softmax, sigmoid, softmax
-from common.cli import (lesson_parser, non_negative_float, non_negative_int, positive_float, positive_int, run,
-                        seed_everything)
+from common.activations import ACTIVATIONS, log_softmax, softmax
+from common.cli import (
+    add_mnist_arguments,
+    fill_defaults,
+    lesson_parser,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run,
+    seed_everything,
+)
 from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
 from common.plotting import plot_decision_boundary, plt, save_figure, show_or_close
 from common.records import atomic_write, read_record, write_record
@@ -447,8 +456,8 @@ def record_path(dataset: str, loss: str, activation: str) -> Path:
 def save_model(model: MLP, record: dict, json_path: Path) -> Path:
     """Parameters with np.savez (plain arrays, no pickle), the JSON record beside them."""
     npz_path = json_path.with_suffix(".npz")
-    arrays = {f"{kind}{i}": p for i, layer in enumerate(l for l in model.layers if isinstance(l, Dense))
-              for kind, p in (("W", layer.W), ("b", layer.b))}
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    arrays = {f"{kind}{i}": p for i, layer in enumerate(dense) for kind, p in (("W", layer.W), ("b", layer.b))}
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -462,8 +471,8 @@ def save_model(model: MLP, record: dict, json_path: Path) -> Path:
 
 def train_on_dataset(data: Dataset, args: argparse.Namespace, rng: np.random.Generator) -> tuple[MLP, dict]:
     mean, std = normalisation(data.X_train)
-    standardise = lambda X: (X - np.float32(mean)) / np.float32(std)  # noqa: E731
-    X_train, X_val, X_test = standardise(data.X_train), standardise(data.X_val), standardise(data.X_test)
+    data.standardise(mean, std)
+    X_train, X_val, X_test = data.X_train, data.X_val, data.X_test
     # One-hot targets: row n has a 1 in column y_n, to line up with the network's n_classes outputs.
     Y_train, Y_val, Y_test = (one_hot(y, data.n_classes) for y in (data.y_train, data.y_val, data.y_test))
     sizes = [data.n_features, *args.hidden, data.n_classes]
@@ -485,8 +494,9 @@ def train_on_dataset(data: Dataset, args: argparse.Namespace, rng: np.random.Gen
           f"({args.epochs * len(X_train) / seconds:,.0f} images/s)")
     record = {
         "lesson": "03", "dataset": data.name, "layer_sizes": sizes, "activation": args.activation,
-        "loss": args.loss, "hyperparameters": {k: getattr(args, k) for k in
-                                               ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "augment", "seed")},
+        "loss": args.loss,
+        "hyperparameters": {k: getattr(args, k) for k in
+                            ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "augment", "seed")},
         "normalisation": {"mean": mean, "std": std}, "history": history, "test_accuracy": test_accuracy,
     }
     return model, record
@@ -500,19 +510,20 @@ def compare_with_other_loss(record: dict, json_path: Path) -> None:
         print(f"   tip: run again with {twin} to compare the two set-ups in one figure")
         return
     runs = [record] + [read_record(p) for p in other]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, (ax_error, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
     print("   comparison of set-ups on this data set:")
     for run_record in runs:
         label = f"{run_record['activation']} + {run_record['loss']}"
         epochs = [h["epoch"] for h in run_record["history"]]
-        ax_loss.plot(epochs, [h["val_loss"] for h in run_record["history"]], marker=".", label=label)
+        # The two losses are in different units; the error rate compares them fairly.
+        ax_error.plot(epochs, [100 * (1 - h["val_accuracy"]) for h in run_record["history"]], marker=".", label=label)
         ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in run_record["history"]], marker=".", label=label)
         first = run_record["history"][0]["val_accuracy"]
         print(f"     {label:<28} val accuracy after epoch 1: {first:.2%}, at the end: "
               f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}")
-    ax_loss.set(title="Validation loss (each in its own units)", xlabel="epoch", ylabel="loss", yscale="log")
+    ax_error.set(title="Validation error (log scale)", xlabel="epoch", ylabel="misclassified (%)", yscale="log")
     ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    for ax in (ax_loss, ax_acc):
+    for ax in (ax_error, ax_acc):
         ax.legend()
     fig.suptitle(f"{record['dataset']}: softmax + cross-entropy vs sigmoid + MSE")
     fig.tight_layout()
@@ -544,8 +555,7 @@ def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
                         help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir")
-    parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files (default data/mnist)")
-    parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
+    add_mnist_arguments(parser)
     parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
     parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default per data set: "
                         + "; ".join(f"{k} {' '.join(map(str, v['hidden']))}" for k, v in DEFAULTS.items()) + ")")
@@ -560,9 +570,7 @@ def main() -> None:
     parser.add_argument("--augment", type=non_negative_int, help="shift each training batch by up to this many pixels "
                         "(default per data set)")
     args = parser.parse_args()
-    for key, value in DEFAULTS[args.dataset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, DEFAULTS[args.dataset])
     rng = seed_everything(args.seed)
 
     if not args.skip_toys:

@@ -42,8 +42,17 @@ from torch import nn
 from tqdm import tqdm
 
 from common import MODELS_DIR, UserError
-from common.cli import dropout_rate, lesson_parser, non_negative_float, positive_float, positive_int, run, \
-    seed_everything
+from common.cli import (
+    add_mnist_arguments,
+    dropout_rate,
+    fill_defaults,
+    lesson_parser,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    run,
+    seed_everything,
+)
 from common.data import Dataset, load_dataset, normalisation
 from common.nets import CHECKPOINT_FORMAT, MLP, evaluate, pick_device, save_checkpoint
 from common.plotting import plt, save_figure, show_or_close
@@ -96,7 +105,7 @@ def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress
 
 
 def fit(model, data: Dataset, args: argparse.Namespace, device: torch.device) -> tuple[list[dict], dict, int]:
-    """Train for --epochs; return the history, the weights of the epoch with the lowest validation loss, and that epoch."""
+    """Train for --epochs; return the history, and the weights and number of the lowest-validation-loss epoch."""
     train_loader = make_loader(data.X_train, data.y_train, args.batch_size, shuffle=True, seed=args.seed)
     val_loader = make_loader(data.X_val, data.y_val, 1024, shuffle=False)
     criterion = nn.CrossEntropyLoss()
@@ -181,8 +190,7 @@ def parse_args() -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
                         help="bundled 8x8 digits, or MNIST from --data-dir")
-    parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files (default data/mnist)")
-    parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
+    add_mnist_arguments(parser)
     for flag, kind, text in (("--epochs", positive_int, "passes over the training data"),
                              ("--batch-size", positive_int, "mini-batch size"),
                              ("--lr", positive_float, "peak learning rate (cosine decay to 0)"),
@@ -198,9 +206,7 @@ def parse_args() -> argparse.Namespace:
                         help="where to train; auto picks an accelerator when there is one")
     parser.add_argument("--out", type=Path, help="checkpoint path (default models/04_mlp_<dataset>.pt)")
     args = parser.parse_args()
-    for key, value in DEFAULTS[args.dataset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, DEFAULTS[args.dataset])
     args.out = args.out or MODELS_DIR / f"04_mlp_{args.dataset}.pt"
     if args.out.suffix != ".pt":
         parser.error(f"--out {args.out}: the checkpoint name must end in .pt")
@@ -215,8 +221,7 @@ def main() -> None:
 
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
     mean, std = normalisation(data.X_train)
-    for split in ("X_train", "X_val", "X_test"):
-        setattr(data, split, ((getattr(data, split) - mean) / std).astype(np.float32))
+    data.standardise(mean, std)
     sizes = [data.n_features, *args.hidden, data.n_classes]
     model = MLP(sizes, args.dropout).to(device)
     print(f"{data.describe()}\n   inputs standardised with the training split's mean {mean:.3f} and std {std:.3f}")

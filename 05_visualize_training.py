@@ -44,9 +44,17 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from common import FIGURES_DIR, UserError
-from common.cli import dropout_rate, lesson_parser, non_negative_float, positive_float, positive_int, run, \
-    seed_everything
+from common import FIGURES_DIR
+from common.cli import (
+    dropout_rate,
+    fill_defaults,
+    lesson_parser,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    run,
+    seed_everything,
+)
 from common.data import Dataset, load_dataset, normalisation
 from common.nets import MLP, load_checkpoint
 from common.plotting import interactive, plot_decision_boundary, plt, save_figure, show_or_close
@@ -338,7 +346,8 @@ def overfit_demo(data: Dataset, args: argparse.Namespace) -> None:
     small.X_train, small.y_train = data.X_train[subset], data.y_train[subset]
     print(f"Overfitting demo: {len(subset)} training samples (of {len(data.X_train)}), "
           f"{len(data.X_val)} validation samples, {args.epochs} epochs each")
-    print(f"   {'run':<30} {'train loss':>10} {'val loss':>9} {'(lowest)':>9} {'gap':>8} {'train acc':>9} {'val acc':>8}")
+    print(f"   {'run':<30} {'train loss':>10} {'val loss':>9} {'(lowest)':>9} {'gap':>8} {'train acc':>9} "
+          f"{'val acc':>8}")
     fig, axes = plt.subplots(2, len(OVERFIT_RUNS), figsize=(4 * len(OVERFIT_RUNS), 6.5), sharey="row")
     for column, (name, (hidden, dropout, l2, l1)) in enumerate(tqdm(OVERFIT_RUNS.items(), desc="runs", leave=False,
                                                                      delay=1)):
@@ -385,7 +394,8 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["digits", "moons"], default="digits",
                         help="digits (images: weights shown as pictures) or moons (2-D: decision boundaries)")
     parser.add_argument("--demo", choices=["overfit"], help="compare regularisation and network size instead")
-    parser.add_argument("--checkpoint", type=Path, help="plot the history of a saved run (.pt from 04 or a .json record)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="plot the history of a saved run (.pt from 04 or a .json record)")
     for flag, kind, text in (("--epochs", positive_int, "epochs"), ("--lr", positive_float, "Adam learning rate")):
         per_mode = "; ".join(f"{mode} {d[flag[2:]]}" for mode, d in DEFAULTS.items())
         parser.add_argument(flag, type=kind, help=f"{text} (default: {per_mode})")
@@ -403,14 +413,10 @@ def main() -> None:
         plot_saved_history(args.checkpoint)
         show_or_close(args.no_show)
         return
-    for key, value in DEFAULTS[args.demo or args.dataset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, DEFAULTS[args.demo or args.dataset])
     data = load_dataset(args.dataset, args.seed)
     if data.image_shape is not None:
-        mean, std = normalisation(data.X_train)
-        for split in ("X_train", "X_val", "X_test"):
-            setattr(data, split, ((getattr(data, split) - mean) / std).astype(np.float32))
+        data.standardise(*normalisation(data.X_train))
     print(data.describe())
     if args.demo == "overfit":
         overfit_demo(data, args)

@@ -156,12 +156,18 @@ def predict_test_samples(model, checkpoint: dict, args) -> None:
     fig.tight_layout()
     save_figure(fig, "06_test_predictions")
 
-    # One sample's full distribution: a confident answer is one tall bar.
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    colors = ["C2" if i == data.y_test[chosen[0]] else "C0" for i in range(len(names))]
-    ax.bar(names, probabilities[0], color=colors)
-    ax.set(ylim=(0, 1), xlabel="class", ylabel="probability",
-           title=f"Class probabilities for the first sample (true class {names[data.y_test[chosen[0]]]}, green)")
+    # The full distribution for the sample the network was least sure of: where the doubt lies.
+    unsure = int(probabilities.max(1).argmin())
+    true = data.y_test[chosen[unsure]]
+    fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(8, 3.2), width_ratios=[1, 2.6])
+    ax_image.imshow(X[unsure].reshape(shape), cmap="gray_r")
+    ax_image.set_title(f"true class {names[true]}")
+    ax_image.axis("off")
+    bars = ax_bars.bar(names, probabilities[unsure], color=["C2" if i == true else "C0" for i in range(len(names))])
+    ax_bars.bar_label(bars, labels=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities[unsure]], fontsize=8)
+    ax_bars.set(ylim=(0, 1.1), xlabel="class", ylabel="probability",
+                title="class probabilities (green: the true class)")
+    fig.suptitle("The test image the network was least sure about", fontsize=11)
     fig.tight_layout()
     save_figure(fig, "06_class_probabilities")
 
@@ -204,7 +210,8 @@ def main() -> None:
     model = build_model(checkpoint)
     metrics = checkpoint["test_metrics"]
     print(f"Loaded {path}: {'-'.join(map(str, checkpoint['architecture']['sizes']))} network trained on "
-          f"{checkpoint['dataset']}, test accuracy {metrics['accuracy']:.2%} (safe load: tensors and plain values only)")
+          f"{checkpoint['dataset']}, test accuracy {metrics['accuracy']:.2%}\n"
+          "   (loaded safely: tensors and plain values only)")
 
     if args.image:
         predict_user_images(model, checkpoint, args.image)

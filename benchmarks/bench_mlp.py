@@ -161,9 +161,7 @@ def main() -> None:
         else:
             print(f"MNIST not found in {cfg.data_dir}: falling back to the bundled digits.")
     data = load_dataset(dataset, cfg.seed, cfg.data_dir)
-    mean, std = normalisation(data.X_train)
-    for split in ("X_train", "X_val", "X_test"):
-        setattr(data, split, ((getattr(data, split) - mean) / std).astype(np.float32))
+    data.standardise(*normalisation(data.X_train))
     cfg.epochs = cfg.epochs or (10 if dataset == "mnist" else 20)
     cfg.batch_size = min(cfg.batch_size, len(data.X_train))
     cfg.lr = 3e-3

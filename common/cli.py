@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -28,6 +29,19 @@ def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed prints the same numbers")
     parser.add_argument("--no-show", action="store_true", help="save figures without opening windows")
     return parser
+
+
+def add_mnist_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --download, for lessons that can train on MNIST."""
+    parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files (default data/mnist)")
+    parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
+
+
+def fill_defaults(args: argparse.Namespace, defaults: dict) -> None:
+    """Give every flag the user left out (None) its value from ``defaults``, e.g. a data set's settings."""
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
 
 def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str):

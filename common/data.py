@@ -70,6 +70,11 @@ class Dataset:
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    def standardise(self, mean: float, std: float) -> None:
+        """x' = (x - mean) / std on every split, with the training split's statistics (see normalisation)."""
+        for split in ("X_train", "X_val", "X_test"):
+            setattr(self, split, ((getattr(self, split) - mean) / std).astype(np.float32))
+
     def describe(self) -> str:
         return (
             f"{self.name}: {len(self.X_train)} train / {len(self.X_val)} validation / "
@@ -210,7 +215,8 @@ def download_mnist(data_dir: Path = MNIST_DIR) -> None:
                 break
         else:
             raise DataError(
-                f"could not download {name} (offline?). Get the four MNIST IDX .gz files by hand and put them in {data_dir}"
+                f"could not download {name} (offline?). "
+                f"Get the four MNIST IDX .gz files by hand and put them in {data_dir}"
             )
 
 

@@ -17,7 +17,8 @@ def write_idx(path, magic, shape, payload=None):
         f.write(struct.pack(f">i{len(shape)}i", magic, *shape) + payload)
 
 
-def write_tiny_mnist(folder, n_train=12, n_test=4, rng=np.random.default_rng(0)):
+def write_tiny_mnist(folder, n_train=12, n_test=4):
+    rng = np.random.default_rng(0)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", 2051, (n, 28, 28),
                   rng.integers(0, 256, n * 28 * 28, dtype=np.uint8).tobytes())

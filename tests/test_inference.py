@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import ROOT, assert_one_line_error, run_script
 from PIL import Image, ImageDraw
 
 from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
-from conftest import ROOT, assert_one_line_error, run_script
 
 
 @pytest.fixture(scope="module")

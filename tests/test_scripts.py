@@ -1,7 +1,6 @@
 """Each lesson as a learner runs it: --help, a short headless run, and bad input."""
 
 import pytest
-
 from conftest import ROOT, assert_one_line_error, run_script
 
 SCRIPTS = sorted(p.name for p in ROOT.glob("0[1-6]_*.py"))

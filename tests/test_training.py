@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, run_script
 from sklearn import metrics as skm
 
 from common.nets import CHECKPOINT_FORMAT, MLP, CheckpointError, build_model, load_checkpoint, save_checkpoint
-from conftest import assert_one_line_error, run_script
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_metrics_equal_sklearn(training):
 
 def small_checkpoint(model: MLP, **extra) -> dict:
     return {"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(),
-            "architecture": {"sizes": model.sizes, "dropout": model.dropout}, "normalisation": {"mean": 0.0, "std": 1.0},
+            "architecture": {"sizes": model.sizes, "dropout": model.dropout},
+            "normalisation": {"mean": 0.0, "std": 1.0},
             "class_names": ["0", "1", "2"], "dataset": "digits", "input_shape": [2, 2],
             "hyperparameters": {"seed": 0}, "history": [], "test_metrics": {"accuracy": 0.5}, **extra}
 
@@ -101,7 +102,8 @@ def test_foreign_and_truncated_files_are_refused(tmp_path):
 
 def test_training_run_writes_checkpoint_and_record(tmp_path, lesson):
     out = tmp_path / "run.pt"
-    result = run_script("04_neural_network_training.py", "--epochs", "2", "--hidden", "32", "--lr", "0.01", "--out", str(out))
+    result = run_script("04_neural_network_training.py", "--epochs", "2", "--hidden", "32", "--lr", "0.01",
+                        "--out", str(out))
     assert result.returncode == 0, result.stderr
     checkpoint = load_checkpoint(out)
     record = json.loads(out.with_suffix(".json").read_text())

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import ROOT, assert_one_line_error, run_script
 from PIL import Image
 
 from common.data import load_digits_dataset
-from conftest import ROOT, assert_one_line_error, run_script
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,5 @@ def test_overfit_demo_prints_the_gap():
 def test_bad_checkpoint_is_one_line(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "bad.json").write_text("{")
-    assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(tmp_path / "nope.pt")), "no such")
-    assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(tmp_path / "bad.pt")), "bad.pt")
-    assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(tmp_path / "bad.json")), "bad.json")
+    for name, message in (("nope.pt", "no such"), ("bad.pt", "bad.pt"), ("bad.json", "bad.json")):
+        assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(tmp_path / name)), message)
