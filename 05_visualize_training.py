@@ -223,6 +223,7 @@ def save_gif(recorder: TrainingRecorder, epochs: int, max_frames: int = 20) -> P
     fig = plt.figure(figsize=(15, 3.6), dpi=72)
     dashboard = Dashboard(fig, len(recorder.history[0]["weight_norm"]), epochs)
     dashboard.update(recorder.history)  # final limits for every frame
+    fig.tight_layout()  # room for the final tick labels
     moving = [line for value in dashboard.lines.values() for line in np.atleast_1d(value)] + [dashboard.title]
     for artist in moving:
         artist.set_animated(True)
@@ -317,6 +318,7 @@ def watch_training(data: Dataset, args: argparse.Namespace) -> None:
 
     final = Dashboard(plt.figure(figsize=(15, 3.8)), n_layers, args.epochs)
     final.update(recorder.history)
+    final.fig.tight_layout()
     save_figure(final.fig, "05_training_curves")
     save_figure(plot_weights(recorder, data.image_shape), "05_weights")
     if data.image_shape is None:

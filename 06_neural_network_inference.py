@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from common import UserError
-from common.cli import lesson_parser, positive_int, run, seed_everything
+from common.cli import add_mnist_arguments, lesson_parser, positive_int, run, seed_everything
 from common.data import load_dataset
 from common.nets import build_model, load_checkpoint, newest_checkpoint, predict_proba
 from common.plotting import plt, save_figure, show_or_close
@@ -126,7 +126,7 @@ def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> str:
 def predict_test_samples(model, checkpoint: dict, args) -> None:
     hyper = checkpoint["hyperparameters"]
     # The split seed of 04's run recovers exactly the test images that training never saw.
-    data = load_dataset(checkpoint["dataset"], hyper["seed"], args.data_dir)
+    data = load_dataset(checkpoint["dataset"], hyper["seed"], args.data_dir, args.download)
     norm = checkpoint["normalisation"]
     rng = np.random.default_rng(args.seed)
     chosen = rng.choice(len(data.X_test), size=min(args.samples, len(data.X_test)), replace=False)
@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, help="a .pt file written by 04 (default: the newest in models/)")
     parser.add_argument("--samples", type=positive_int, default=8, help="how many test images to predict")
     parser.add_argument("--image", type=Path, nargs="+", help="your own PNG or JPEG images of single digits")
-    parser.add_argument("--data-dir", type=Path, help="MNIST folder, for an MNIST checkpoint (default data/mnist)")
+    add_mnist_arguments(parser)  # an MNIST checkpoint needs the MNIST test images
     args = parser.parse_args()
     seed_everything(args.seed)
 
