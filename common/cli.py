@@ -21,6 +21,12 @@ from common import UserError
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Show defaults in --help and keep the docstring's line breaks."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # "(default: None)" says nothing: those flags describe their per-data-set defaults themselves.
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
 
 def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """An ArgumentParser whose description is the first paragraph of the lesson's docstring."""
