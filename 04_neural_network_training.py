@@ -216,7 +216,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     seed_everything(args.seed)
-    torch.manual_seed(args.seed)
     device = pick_device(args.device)
 
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
@@ -262,7 +261,8 @@ def main() -> None:
             "history": history, "best_epoch": best_epoch, "test_accuracy": metrics["accuracy"],
         })
     except KeyboardInterrupt:
-        raise UserError(f"interrupted while saving: {args.out} is as it was before this run") from None
+        raise UserError("interrupted while saving: each file is either its old or its new version, "
+                        "never half-written") from None
     print(f"\n   saved {args.out} (weights, architecture, normalisation, history, metrics) "
           f"and {args.out.with_suffix('.json').name}")
     matrix = np.array(metrics["confusion_matrix"])

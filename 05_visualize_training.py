@@ -409,7 +409,6 @@ def main() -> None:
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
     args = parser.parse_args()
     seed_everything(args.seed)
-    torch.manual_seed(args.seed)
 
     if args.checkpoint:
         plot_saved_history(args.checkpoint)
