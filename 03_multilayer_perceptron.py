@@ -540,6 +540,9 @@ def plot_history(record: dict) -> plt.Figure:
     ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
                    label=f"test accuracy {record['test_accuracy']:.2%}")
     ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    low, high = ax_acc.get_ylim()  # axhline does not widen the axis: make room for the test line
+    test = 100 * record["test_accuracy"]
+    ax_acc.set_ylim(min(low, test), max(high, test) + 0.05 * (high - low))
     for ax in (ax_loss, ax_acc):
         ax.legend()
     sizes = "-".join(map(str, record["layer_sizes"]))
