@@ -325,6 +325,13 @@ def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     return 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
 
 
+def cosine_schedule(base_lr: float, epochs: int, n_samples: int, batch_size: int):
+    """A function that returns the next step's learning rate each time it is called, over the whole run."""
+    total_steps = epochs * -(-n_samples // batch_size)  # ceil: a last, smaller batch is a step too
+    steps = iter(range(total_steps))
+    return lambda: cosine_lr(base_lr, next(steps), total_steps)
+
+
 def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
     """Mean loss and accuracy over a whole split, in large batches (no backward pass needed)."""
     total_loss, correct = 0.0, 0
@@ -369,9 +376,7 @@ def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, bat
         optimiser: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
     """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds)."""
     opt = (Adam if optimiser == "adam" else SGD)(model.weights(), lr, weight_decay)
-    steps_per_epoch = -(-len(X_train) // batch_size)
-    total_steps, step = epochs * steps_per_epoch, iter(range(epochs * steps_per_epoch))
-    schedule = lambda: cosine_lr(lr, next(step), total_steps)  # noqa: E731
+    schedule = cosine_schedule(lr, epochs, len(X_train), batch_size)
     history, start = [], time.perf_counter()
     # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):

@@ -56,7 +56,7 @@ from common.cli import (
     seed_everything,
 )
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import MLP, load_checkpoint
+from common.nets import MLP, load_checkpoint, predict_proba
 from common.plotting import interactive, plot_decision_boundary, plt, save_figure, show_or_close
 from common.records import read_record
 
@@ -274,10 +274,8 @@ def plot_boundaries(recorder_model: MLP, states: dict[int, dict], data: Dataset)
     fig, axes = plt.subplots(1, len(states), figsize=(4.2 * len(states), 3.8))
     for ax, (epoch, state) in zip(np.atleast_1d(axes), sorted(states.items())):
         recorder_model.load_state_dict(state)
-        recorder_model.eval()
-        with torch.no_grad():
-            proba = lambda grid: torch.softmax(recorder_model(torch.as_tensor(grid, dtype=torch.float32)), 1)[:, 1]  # noqa: E731
-            plot_decision_boundary(ax, lambda g: proba(g).numpy(), data.X_val, data.y_val, f"after epoch {epoch}")
+        plot_decision_boundary(ax, lambda grid: predict_proba(recorder_model, grid)[:, 1], data.X_val, data.y_val,
+                               f"after epoch {epoch}")
     fig.suptitle("The decision boundary taking shape (validation points)")
     fig.tight_layout()
     return fig
@@ -379,7 +377,8 @@ def plot_saved_history(path: Path) -> None:
         checkpoint = load_checkpoint(path)
         history, name = checkpoint["history"], f"{checkpoint['dataset']} "
     else:
-        history, name = read_record(path)["history"], f"{read_record(path)['dataset']} "
+        record = read_record(path)
+        history, name = record["history"], f"{record['dataset']} "
     best = max(history, key=lambda h: h["val_accuracy"])
     print(f"{path}: {len(history)} epochs; best validation accuracy {best['val_accuracy']:.2%} "
           f"at epoch {best['epoch']}; final train loss {history[-1]['train_loss']:.4f}, "

@@ -118,6 +118,12 @@ def preprocess(gray: np.ndarray, dataset: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- predictions
 
 
+def standardise(X: np.ndarray, checkpoint: dict) -> np.ndarray:
+    """x' = (x - mean) / std with the mean and std of 04's training split, as in training."""
+    norm = checkpoint["normalisation"]
+    return (X - norm["mean"]) / norm["std"]
+
+
 def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> str:
     best = np.argsort(probabilities)[::-1][:k]
     return ", ".join(f"{class_names[i]} {probabilities[i]:.1%}" for i in best)
@@ -127,11 +133,10 @@ def predict_test_samples(model, checkpoint: dict, args) -> None:
     hyper = checkpoint["hyperparameters"]
     # The split seed of 04's run recovers exactly the test images that training never saw.
     data = load_dataset(checkpoint["dataset"], hyper["seed"], args.data_dir, args.download)
-    norm = checkpoint["normalisation"]
     rng = np.random.default_rng(args.seed)
     chosen = rng.choice(len(data.X_test), size=min(args.samples, len(data.X_test)), replace=False)
     X = data.X_test[chosen]
-    probabilities = predict_proba(model, (X - norm["mean"]) / norm["std"])
+    probabilities = predict_proba(model, standardise(X, checkpoint))
     names = checkpoint["class_names"]
     predicted = probabilities.argmax(1)
     print(f"\nPredictions on {len(chosen)} held-out test images of {data.name}:")
@@ -173,12 +178,12 @@ def predict_test_samples(model, checkpoint: dict, args) -> None:
 
 
 def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
-    shape, norm, names = checkpoint["input_shape"], checkpoint["normalisation"], checkpoint["class_names"]
+    shape, names = checkpoint["input_shape"], checkpoint["class_names"]
     print(f"\nYour images, preprocessed like {checkpoint['dataset']} ({shape[0]}x{shape[1]}):")
     originals = [read_grayscale(path) for path in paths]
     processed = [preprocess(image, checkpoint["dataset"]) for image in originals]
     X = np.stack([p.reshape(-1) for p in processed])
-    probabilities = predict_proba(model, (X - norm["mean"]) / norm["std"])
+    probabilities = predict_proba(model, standardise(X, checkpoint))
     for path, p in zip(paths, probabilities):
         best = int(p.argmax())
         print(f"   {path.name}: {names[best]} ({p[best]:.1%})   top 3: {top_k(p, names)}")

@@ -75,9 +75,7 @@ class NumpyRun:
         self.optimiser = lesson.Adam(self.model.weights(), cfg.lr)
         self.Y_train = lesson.one_hot(data.y_train, data.n_classes)
         self.Y_val = lesson.one_hot(data.y_val, data.n_classes)
-        total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)
-        steps = iter(range(total))
-        self.schedule = lambda: lesson.cosine_lr(cfg.lr, next(steps), total)
+        self.schedule = lesson.cosine_schedule(cfg.lr, cfg.epochs, len(data.X_train), cfg.batch_size)
 
     def epoch(self) -> None:
         lesson = self.lesson
