@@ -5,12 +5,17 @@ Each lesson keeps its own idea in its own script; what lives here is plumbing
 that several lessons use (activation functions, the PyTorch MLP).
 """
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES_DIR = ROOT / "figures"
-MODELS_DIR = ROOT / "models"
+# Where runs write figures/ and models/: the repository, unless NN_TUTORIAL_OUTPUT names another folder
+# (the tests point it at a temporary folder so they never touch the learner's files).
+OUTPUT_ROOT = Path(os.environ.get("NN_TUTORIAL_OUTPUT") or ROOT)
+FIGURES_DIR = OUTPUT_ROOT / "figures"
+MODELS_DIR = OUTPUT_ROOT / "models"
 DATA_DIR = ROOT / "data"
+TEXTS_DIR = ROOT / "texts"
 
 
 class UserError(Exception):

@@ -98,8 +98,8 @@ def newest_checkpoint(folder: Path = MODELS_DIR) -> Path | None:
     return candidates[-1] if candidates else None
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint safely (no unpickling of objects) and check it is one of ours."""
+def safe_torch_load(path: Path, fmt: str, writer: str) -> dict:
+    """Load a checkpoint without unpickling objects and check its ``format`` is ``fmt``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -110,8 +110,14 @@ def load_checkpoint(path: Path) -> dict:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             reason = "it holds pickled Python objects, which could run code; refusing to load it"
         raise CheckpointError(f"{path}: not a usable checkpoint ({reason[:200]})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a checkpoint written by 04_neural_network_training.py")
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != fmt:
+        raise CheckpointError(f"{path}: not a checkpoint written by {writer}")
+    return checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint of 04 safely (no unpickling of objects) and check it is complete."""
+    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "04_neural_network_training.py")
     missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")

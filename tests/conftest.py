@@ -25,10 +25,16 @@ def load_lesson(stem: str):
     return module
 
 
-def run_script(script: str, *args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a lesson headless, the way CI does, and capture what it prints."""
+def run_script(script: str, *args: str, out: Path | None = None, cwd: Path = ROOT,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a lesson headless, the way CI does, and capture what it prints.
+
+    ``out`` is where the run writes figures/ and models/ (a test's tmp_path), never the repository's.
+    """
     env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     env.pop("DISPLAY", None)
+    if out is not None:
+        env["NN_TUTORIAL_OUTPUT"] = str(out)
     return subprocess.run([sys.executable, str(ROOT / script), *args, "--no-show"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

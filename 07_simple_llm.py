@@ -1,0 +1,307 @@
+"""Lesson 07 - a transformer language model, built one rung at a time and trained on Shakespeare.
+
+A language model reads text and, at every position, outputs a probability for
+each possible next character. Trained to make the true next character likely
+(cross-entropy, as in lessons 03-04, with 65 classes instead of 10), it learns
+spelling, words and the shape of a play - and it can then write, one character
+at a time, by drawing from its own predictions.
+
+**Tokens.** A character tokenizer gives each distinct character an integer id;
+the model sees ids and outputs one score (logit) per id.
+
+**The ladder.** Each rung adds one idea and is trained for the same number of
+steps on the same batches, so the validation loss (nats per character) shows
+what it buys - within that short budget. Expect a surprise: rungs 2-4 hardly
+beat the bigram, because a stack of layers with no shortcut is hard to train
+in a few hundred steps; rung 5's residual path is where context starts to pay.
+
+1. **Bigram**: a table of logits, next-character scores given only the current
+   character. No context at all: the baseline, about 2.5 nats.
+2. **One self-attention head.** Each position t emits a query q_t ("what am I
+   looking for"), a key k_s ("what do I contain") and a value v_s ("what I
+   pass on"), all linear maps of its embedding (token + position embedding).
+   Position t then takes a weighted average of the values of positions s <= t:
+       scores = Q K^T / sqrt(d)     (T x T; d = head size)
+       scores[t, s] = -inf  for s > t    (the causal mask: no looking ahead)
+       weights = softmax(scores, along s)    (each row sums to 1)
+       out = weights V
+   The 1/sqrt(d) keeps the scores' spread near 1 whatever d is, so softmax
+   starts soft instead of picking a single position.
+3. **Multi-head.** Several smaller heads side by side, each free to look for
+   something else (the previous vowel, the start of the word, ...); their
+   outputs are concatenated and mixed by one linear layer.
+4. **+ Feed-forward.** Attention moves information between positions; a small
+   MLP applied to every position on its own then computes with it.
+5. **+ Residual connections and LayerNorm.** x + f(LayerNorm(x)) instead of
+   f(x): the identity path lets gradients flow straight through many layers,
+   and LayerNorm keeps each position's vector at a steady scale.
+6. **A GPT**: several such blocks stacked - the model of ``common/gpt.py``,
+   which lessons 08-10 train, sample from and serve. It computes all heads
+   with one matrix product instead of a loop over heads; the tests check that
+   it is the same function as rungs 3-5 built here.
+
+Run it:  python 07_simple_llm.py [--steps 800] [--text my_book.txt]     (about a minute and a half)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
+from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
+from common.plotting import plt, save_figure, show_or_close
+from common.text import SHAKESPEARE, CharTokenizer, evaluate_loss, get_batch, read_text, split_ids
+
+DEFAULTS = dict(steps=800, batch_size=32, block_size=64, n_embd=64, n_head=4, n_layer=4, lr=1e-2, bigram_lr=0.1)
+
+
+# ----------------------------------------------------------------------------- the rungs
+
+
+class Bigram(nn.Module):
+    """Rung 1: logits for the next character read straight from a (vocab x vocab) table."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.table = nn.Embedding(config.vocab_size, config.vocab_size)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.table(idx)  # (B, T, vocab)
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d), with the future masked out) v, for (..., T, d) tensors."""
+    T, d = q.size(-2), q.size(-1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d)  # (..., T, T): how well query t matches key s
+    future = torch.triu(torch.ones(T, T, dtype=torch.bool, device=q.device), diagonal=1)  # s > t
+    scores = scores.masked_fill(future, float("-inf"))  # exp(-inf) = 0: no weight on the future
+    weights = F.softmax(scores, dim=-1)  # (..., T, T), each row sums to 1
+    return weights @ v  # (..., T, d)
+
+
+class Head(nn.Module):
+    """Rung 2: one head of causal self-attention."""
+
+    def __init__(self, config: GPTConfig, head_size: int):
+        super().__init__()
+        self.query = nn.Linear(config.n_embd, head_size, bias=False)
+        self.key = nn.Linear(config.n_embd, head_size, bias=False)
+        self.value = nn.Linear(config.n_embd, head_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return causal_attention(self.query(x), self.key(x), self.value(x))  # (B, T, C) -> (B, T, hs)
+
+
+class MultiHead(nn.Module):
+    """Rung 3: n_head heads of size C / n_head, concatenated and mixed by a linear layer."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        head_size = config.n_embd // config.n_head
+        self.heads = nn.ModuleList(Head(config, head_size) for _ in range(config.n_head))
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))  # (B, T, C)
+
+
+class ResidualBlock(nn.Module):
+    """Rung 5: x + attention(LayerNorm(x)), then x + feed_forward(LayerNorm(x))."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(config.n_embd), MultiHead(config)
+        self.ln2, self.ffwd = nn.LayerNorm(config.n_embd), FeedForward(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.ffwd(self.ln2(x))
+
+
+class LanguageModel(nn.Module):
+    """Rungs 2-5: token + position embeddings, a body, and a linear read-out to logits."""
+
+    def __init__(self, config: GPTConfig, body: nn.Module):
+        super().__init__()
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        self.body = body
+        self.head = nn.Linear(config.n_embd, config.vocab_size)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.size(1)
+        x = self.token_embedding(idx) + self.position_embedding(torch.arange(T, device=idx.device))  # (B, T, C)
+        return self.head(self.body(x))  # (B, T, vocab)
+
+
+def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
+    """The six rungs, each one idea more than the last, all starting from GPT's small random weights."""
+    C = config.n_embd
+    rungs = [
+        ("bigram table", Bigram(config)),
+        ("+ one attention head", LanguageModel(config, Head(config, C))),
+        (f"{config.n_head} heads", LanguageModel(config, MultiHead(config))),
+        ("+ feed-forward", LanguageModel(config, nn.Sequential(MultiHead(config), FeedForward(config)))),
+        ("+ residual, LayerNorm", LanguageModel(config, nn.Sequential(ResidualBlock(config), nn.LayerNorm(C)))),
+        (f"GPT, {config.n_layer} blocks", GPT(config)),
+    ]
+    for _, model in rungs:
+        model.apply(init_weights)
+    return rungs
+
+
+# ----------------------------------------------------------------------------- training and showing
+
+
+def train_briefly(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int, block_size: int,
+                  lr: float, seed: int, name: str) -> None:
+    """Plain AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    # Warm up to lr, then decay along a cosine: big steps early, small ones to settle (explained in 08).
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    generator = torch.Generator().manual_seed(seed)  # every rung sees the same batches
+    model.train()
+    for _ in tqdm(range(steps), desc=name, unit="step", leave=False, delay=1):
+        x, y = get_batch(train_ids, batch_size, block_size, generator)
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+
+
+def show_tokenizer(tokenizer: CharTokenizer) -> None:
+    print(f"Vocabulary: {len(tokenizer)} characters: {tokenizer.vocab!r}")
+    example = "To be, or not to be"
+    ids = tokenizer.encode(example)
+    print(f"   encode({example!r}) = {ids}")
+    print(f"   decode(...)          = {tokenizer.decode(ids)!r}")
+    odd = "Café 🙂"
+    unknown = tokenizer.unknown(odd)
+    if unknown:
+        print(f"   {odd!r} holds characters the text never had ({unknown!r}): encoded as "
+              f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(odd))!r}")
+
+
+def attention_line(val_text: str, block_size: int) -> str:
+    """A line of validation text that fits the context, for the attention picture."""
+    lines = [line for line in val_text.splitlines() if 25 <= len(line) <= min(block_size, 45)]
+    return lines[0] if lines else val_text[:min(block_size, 40)]
+
+
+@torch.no_grad()
+def plot_attention(model: GPT, tokenizer: CharTokenizer, line: str) -> plt.Figure:
+    """Each head's weights in the first and last block: row t = where position t looks."""
+    chars = list(line)
+    for block in model.blocks:
+        block.attn.keep_attention = True
+    model.eval()
+    model(torch.tensor([tokenizer.encode(line)]))
+    layers = sorted({0, len(model.blocks) - 1})
+    n_head = model.config.n_head
+    fig, axes = plt.subplots(len(layers), n_head, figsize=(4.2 * n_head, 4.4 * len(layers)), squeeze=False)
+    for row, layer in enumerate(layers):
+        attention = model.blocks[layer].attn.attention[0]  # (nh, T, T)
+        for h in range(n_head):
+            ax = axes[row, h]
+            ax.imshow(attention[h].numpy(), cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks(range(len(chars)), [c if c != " " else "_" for c in chars], fontsize=6)
+            ax.set_yticks(range(len(chars)), [c if c != " " else "_" for c in chars], fontsize=6)
+            ax.set_title(f"block {layer + 1}, head {h + 1}", fontsize=10)
+            ax.grid(False)
+        axes[row, 0].set_ylabel("query: position t")
+    for ax in axes[-1]:
+        ax.set_xlabel("key: position s <= t")
+    for block in model.blocks:
+        block.attn.keep_attention, block.attn.attention = False, None
+    fig.suptitle(f"Attention weights on {line!r} (upper triangle empty: no position sees the future)")
+    fig.tight_layout(h_pad=2.5)
+    return fig
+
+
+def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(9, 4))
+    bars = ax.barh(range(len(names)), losses, color="tab:blue")
+    ax.bar_label(bars, fmt="%.3f", padding=3)
+    ax.axvline(uniform, color="k", ls="--", lw=1, label=f"uniform guess, ln {round(math.exp(uniform))}")
+    ax.set(yticks=range(len(names)), yticklabels=names, xlabel="validation loss (nats per character, lower is better)",
+           xlim=(0, uniform * 1.12), title="Each rung of the ladder, trained for the same number of steps")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def main() -> None:
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
+    parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"], help="training steps per rung")
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"], help="windows per step")
+    parser.add_argument("--block-size", type=positive_int, default=DEFAULTS["block_size"],
+                        help="context length in characters")
+    parser.add_argument("--n-embd", type=positive_int, default=DEFAULTS["n_embd"], help="embedding width")
+    parser.add_argument("--n-head", type=positive_int, default=DEFAULTS["n_head"], help="attention heads")
+    parser.add_argument("--n-layer", type=positive_int, default=DEFAULTS["n_layer"], help="blocks in the last rung")
+    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"], help="peak AdamW learning rate")
+    parser.add_argument("--bigram-lr", type=positive_float, default=DEFAULTS["bigram_lr"],
+                        help="peak learning rate of the bigram table (each row learns only where its character occurs)")
+    args = parser.parse_args()
+    if args.n_embd % args.n_head:
+        parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
+    seed_everything(args.seed)
+
+    text = read_text(args.text, min_chars=20 * (args.block_size + 1))
+    tokenizer = CharTokenizer.from_text(text)
+    show_tokenizer(tokenizer)
+    train_ids, val_ids = split_ids(torch.tensor(tokenizer.encode(text), dtype=torch.long))
+    print(f"{args.text.name}: {len(train_ids):,} characters to train on (first 90%), {len(val_ids):,} to validate on")
+    config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd)
+    uniform = math.log(len(tokenizer))
+    print(f"\nThe ladder: each rung trained for {args.steps} steps of {args.batch_size} windows x {args.block_size} "
+          f"characters (AdamW, peak lr {args.lr}; the bigram table {args.bigram_lr}); "
+          f"a uniform guess scores ln {len(tokenizer)} = {uniform:.3f}\n")
+
+    names, losses, rows = [], [], []
+    for name, model in ladder(config):
+        torch.manual_seed(args.seed)
+        start = time.perf_counter()
+        lr = args.bigram_lr if isinstance(model, Bigram) else args.lr
+        train_briefly(model, train_ids, args.steps, args.batch_size, args.block_size, lr, args.seed, name)
+        loss = evaluate_loss(model, val_ids, args.block_size)
+        seconds = time.perf_counter() - start
+        params = sum(p.numel() for p in model.parameters())
+        change = f"{loss - losses[-1]:+.3f}" if losses else "-"
+        rows.append(f"   {name:<24} {params:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
+        print(rows[-1])
+        names.append(name)
+        losses.append(loss)
+    print(f"\n   {'rung':<24} {'parameters':>10}  {'val loss':>8}  {'change':>8}  {'seconds':>6}")
+    print("\n".join(rows))
+    best = min(range(len(losses)), key=losses.__getitem__)
+    print(f"\n   From the bigram's {losses[0]:.3f} to {losses[-1]:.3f} nats per character "
+          f"({losses[-1] - losses[0]:+.3f}); the lowest is '{names[best]}' at {losses[best]:.3f}.")
+    worse = [names[i] for i in range(1, len(losses)) if losses[i] > losses[i - 1]]
+    if worse:
+        print(f"   Not every rung helped in {args.steps} steps: {', '.join(worse)} ended above the rung before it.")
+
+    gpt = model  # the last rung
+    generator = torch.Generator().manual_seed(args.seed)
+    sample = tokenizer.decode(list(generate(gpt, tokenizer.encode("\n"), 150, temperature=0.8, generator=generator)))
+    print(f"\n   The GPT after {args.steps} steps writes:\n   | " + sample.replace("\n", "\n   | "))
+    print("   Lesson 08 trains it for longer, with the habits real training runs use.")
+
+    save_figure(plot_ladder(names, losses, uniform), "07_ladder")
+    line = attention_line(text[len(train_ids):], args.block_size)
+    save_figure(plot_attention(gpt, tokenizer, line), "07_attention")
+    show_or_close(args.no_show)
+
+
+if __name__ == "__main__":
+    run(main)

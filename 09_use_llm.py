@@ -1,0 +1,175 @@
+"""Lesson 09 - use the trained language model: sampling knobs, and a KV cache that makes it fast.
+
+The model of lesson 08 turns a text into logits z for the next character.
+Writing is a loop: turn z into probabilities, draw a character, append it,
+repeat. How z becomes probabilities is where the knobs are:
+
+* **Greedy** (temperature 0): always take the likeliest character. Repeatable,
+  but it falls into loops ("the the the ...") because nothing ever varies.
+* **Temperature T**: p_i = exp(z_i / T) / sum_j exp(z_j / T). T = 1 is the
+  model's own distribution; T < 1 sharpens it (safer, duller), T > 1
+  flattens it (more surprising, more misspelt).
+* **Top-k**: keep the k likeliest characters, renormalise, draw among them:
+  the long tail of unlikely characters can never be chosen.
+* **Top-p** (nucleus): keep the smallest set of characters whose probabilities
+  add up to at least p. Where the model is sure, that is one or two
+  characters; where it is unsure, many - the cut adapts to the context.
+
+**The KV cache.** Without one, producing character n+1 runs the whole
+context of n characters through every layer again, although the keys and
+values of characters 1..n are exactly what they were at the previous step:
+position s's key depends only on characters 1..s (the causal mask). So each
+layer keeps its keys and values; a new step feeds only the newest character,
+computes its query, key and value, appends the key and value to the cache and
+attends over all of them. Per step that is O(1) instead of O(n) rows through
+the network. Position embeddings are learned for positions 0..block_size-1,
+so when the text outgrows the context the window must move and every cached
+key would sit at the wrong position: the window jumps forward by half a
+context and the cache is rebuilt from the kept half in one pass (see
+``generate`` in common/gpt.py). The result is the same text, token for token,
+as without the cache - the lesson checks it - only faster.
+
+Run it:  python 09_use_llm.py --prompt "ROMEO:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
+         python 09_use_llm.py --interactive
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from common import UserError
+from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
+from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs
+from common.plotting import plt, save_figure, show_or_close
+from common.text import CharTokenizer
+
+KNOBS = {  # name: (temperature, top_k, top_p)
+    "greedy": (0.0, None, None),
+    "temperature 0.5": (0.5, None, None),
+    "temperature 1.0": (1.0, None, None),
+    "temperature 1.5": (1.5, None, None),
+    "top-k 5": (1.0, 5, None),
+    "top-p 0.9": (1.0, None, 0.9),
+}
+
+
+def prompt_ids(tokenizer: CharTokenizer, prompt: str) -> list[int]:
+    """Encode the prompt, saying which characters the model has never seen (they become the fallback)."""
+    unknown = tokenizer.unknown(prompt)
+    if unknown:
+        print(f"   note: {unknown!r} not in the model's vocabulary; each is replaced by "
+              f"{tokenizer.vocab[tokenizer.fallback]!r}")
+    return tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
+
+
+def write(model: GPT, tokenizer: CharTokenizer, ids: list[int], n: int, knob: tuple, seed: int) -> str:
+    temperature, top_k, top_p = knob
+    generator = torch.Generator().manual_seed(seed)
+    return tokenizer.decode(list(generate(model, ids, n, temperature, top_k, top_p, generator)))
+
+
+@torch.no_grad()
+def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str) -> plt.Figure:
+    """Print and plot the next-character distribution after the prompt under each knob."""
+    window = ids[-model.config.block_size:]
+    logits = model(torch.tensor([window]))[0, -1]
+    print(f"\nThe next character after {prompt!r}, under each setting (the 8 likeliest shown):")
+    fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)
+    top = torch.topk(logits, 12).indices  # the same 12 characters in every panel
+    labels = [repr(tokenizer.vocab[i])[1:-1] or "?" for i in top.tolist()]
+    for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
+        probs = next_token_probs(logits, *knob)
+        kept = int((probs > 0).sum())
+        entropy = float(-(probs[probs > 0] * probs[probs > 0].log()).sum())
+        best = torch.topk(probs, 8)
+        shown = "  ".join(f"{tokenizer.vocab[i]!r} {p:.2f}" for p, i in zip(best.values.tolist(),
+                                                                             best.indices.tolist()) if p > 0)
+        print(f"   {name:<16} {kept:>2} possible, entropy {entropy:.2f} nats:  {shown}")
+        ax.bar(range(len(top)), probs[top].numpy(), color="tab:blue")
+        ax.set_xticks(range(len(top)), labels)
+        ax.set_title(f"{name}: {kept} possible, entropy {entropy:.2f}")
+        ax.set_ylim(0, 1)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("probability")
+    fig.suptitle(f"What the model may write after {prompt[-30:]!r}, under each sampling setting")
+    fig.tight_layout()
+    return fig
+
+
+def time_generation(model: GPT, ids: list[int], n: int, use_cache: bool) -> tuple[list[int], float]:
+    """Greedy generation of n tokens; returns them and tokens per second."""
+    start = time.perf_counter()
+    tokens = list(generate(model, ids, n, temperature=0.0, use_cache=use_cache))
+    return tokens, n / (time.perf_counter() - start)
+
+
+def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:
+    print("\nType a prompt and press Enter (an empty line or Ctrl-D ends).")
+    while True:
+        try:
+            prompt = input("prompt> ")
+        except EOFError:
+            break
+        if not prompt:
+            break
+        ids = prompt_ids(tokenizer, prompt)
+        for token in generate(model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p):
+            print(tokenizer.decode([token]), end="", flush=True)
+        print()
+
+
+def main() -> None:
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
+    parser.add_argument("--prompt", default="ROMEO:", help="the text to continue")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=300, help="characters to write")
+    parser.add_argument("--temperature", type=non_negative_float, default=0.8, help="0 is greedy")
+    parser.add_argument("--top-k", type=positive_int, help="draw only among the k likeliest characters")
+    parser.add_argument("--top-p", type=fraction, help="draw only from the smallest set holding this probability")
+    parser.add_argument("--interactive", action="store_true", help="a prompt loop in the terminal")
+    args = parser.parse_args()
+    seed_everything(args.seed)
+    if not args.checkpoint.exists():
+        raise UserError(f"{args.checkpoint}: no such checkpoint; train one first with python 08_train_llm.py "
+                        "(or --quick for a 2-minute model)")
+    model, tokenizer, checkpoint = load_gpt(args.checkpoint)
+    config = model.config
+    print(f"{args.checkpoint}: {model.num_parameters():,} parameters, {config.n_layer} blocks x {config.n_head} heads, "
+          f"context {config.block_size}; validation loss {checkpoint.get('best_val_loss', float('nan')):.4f} "
+          f"nats/char on {checkpoint.get('text', '?')}")
+    if args.interactive:
+        interactive(model, tokenizer, args)
+        return
+
+    ids = prompt_ids(tokenizer, args.prompt)
+    save_figure(show_knobs(model, tokenizer, ids, args.prompt), "09_sampling_knobs")
+
+    print(f"\n150 characters after {args.prompt!r} under each setting (seed {args.seed}):")
+    for name, knob in KNOBS.items():
+        text = write(model, tokenizer, ids, 150, knob, args.seed)
+        print(f"\n-- {name}\n   | " + (args.prompt + text).replace("\n", "\n   | "))
+
+    n = 2 * config.block_size  # long enough to run past the context window once
+    print(f"\nThe KV cache: {n} characters, greedy, from {args.prompt!r} (context {config.block_size}):")
+    without, slow = time_generation(model, ids, n, use_cache=False)
+    cached, fast = time_generation(model, ids, n, use_cache=True)
+    same = without == cached
+    print(f"   without a cache: {slow:8.0f} characters/s   (the whole window through the network every step)")
+    print(f"   with a KV cache: {fast:8.0f} characters/s   (one new character per step)")
+    print(f"   speed-up {fast / slow:.1f}x; the two texts are "
+          + ("identical, character for character" if same else
+             f"different from character {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
+
+    knob = (args.temperature, args.top_k, args.top_p)
+    print(f"\nYour settings: temperature {args.temperature}, top-k {args.top_k}, top-p {args.top_p}, "
+          f"{args.max_new_tokens} characters:")
+    print("   | " + (args.prompt + write(model, tokenizer, ids, args.max_new_tokens, knob, args.seed))
+          .replace("\n", "\n   | "))
+    show_or_close(args.no_show)
+
+
+if __name__ == "__main__":
+    run(main)

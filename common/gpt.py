@@ -1,0 +1,250 @@
+"""The GPT of lessons 07-10: a decoder-only transformer, its checkpoint, and text generation.
+
+Lesson 07 builds this model rung by rung and explains each piece; 08 trains it,
+09 samples from it with a KV cache, 10 serves it. So all four use this one
+definition, written the way nanoGPT's ``model.py`` is: one screen per block,
+shapes in the comments (B batch, T time, C channels, nh heads, hs head size).
+
+    x0 = token_embedding[idx] + position_embedding[0..T-1]                   (B, T, C)
+    x  = x + attention(LayerNorm(x))        # tokens look at earlier tokens
+    x  = x + feed_forward(LayerNorm(x))     # each token thinks on its own
+         ... n_layer times ...
+    logits = head(LayerNorm(x))                                               (B, T, vocab)
+
+Generation runs the model once per new character. A **KV cache** keeps each
+layer's keys and values of the characters already seen, so each step feeds
+only the newest character instead of the whole context again (lesson 09).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from common import MODELS_DIR
+from common.nets import CheckpointError, safe_torch_load
+from common.records import atomic_write
+from common.text import SHAKESPEARE, CharTokenizer
+
+CHECKPOINT_FORMAT = "nn-tutorial-gpt/1"
+DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 writes by default; 09 and 10 read it
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int = 128  # context: the most characters the model sees at once
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+
+
+class LayerCache:
+    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        return self.k, self.v
+
+
+class CausalSelfAttention(nn.Module):
+    """All heads at once: softmax(q k^T / sqrt(hs), masked to the past) v, then a projection."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0, "n_embd must be a multiple of n_head"
+        self.n_head = config.n_head
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)  # queries, keys, values in one product
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+        self.register_buffer("mask", torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool)),
+                             persistent=False)
+        self.attention: torch.Tensor | None = None  # the last weights, kept only when keep_attention is set
+        self.keep_attention = False
+
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        hs = C // self.n_head
+        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
+        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if cache is not None:
+            past = len(cache)
+            k, v = cache.extend(k, v)  # (B, nh, past + T, hs): the new positions follow the cached ones
+        else:
+            past = 0
+        att = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, past + T)
+        att = att.masked_fill(~self.mask[past : past + T, : past + T], float("-inf"))  # no peeking ahead
+        att = F.softmax(att, dim=-1)
+        if self.keep_attention:
+            self.attention = att.detach()
+        y = self.dropout(att) @ v  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        return self.dropout(self.proj(y))
+
+
+class FeedForward(nn.Module):
+    """Per position: widen to 4C, GELU, back to C."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(config.n_embd, 4 * config.n_embd), nn.GELU(),
+                                 nn.Linear(4 * config.n_embd, config.n_embd), nn.Dropout(config.dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Block(nn.Module):
+    """Communicate (attention), then compute (feed-forward); each adds to the residual stream."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(config.n_embd), CausalSelfAttention(config)
+        self.ln2, self.ffwd = nn.LayerNorm(config.n_embd), FeedForward(config)
+
+    def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cache)
+        return x + self.ffwd(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.vocab_size)
+        self.apply(init_weights)
+
+    def forward(self, idx: torch.Tensor, cache: list[LayerCache] | None = None) -> torch.Tensor:
+        """Logits for the next character at every position: (B, T) ids -> (B, T, vocab)."""
+        B, T = idx.shape
+        past = len(cache[0]) if cache else 0
+        if past + T > self.config.block_size:
+            raise ValueError(f"{past + T} positions, but the context holds {self.config.block_size}")
+        positions = torch.arange(past, past + T, device=idx.device)  # (T,)
+        x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache[i] if cache else None)
+        return self.head(self.ln_f(x))  # (B, T, vocab)
+
+    def new_cache(self) -> list[LayerCache]:
+        return [LayerCache() for _ in self.blocks]
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def init_weights(module: nn.Module) -> None:
+    # Small normal weights (std 0.02) as GPT-2 does: a fresh model predicts nearly uniform
+    # probabilities, so its first loss is about ln(vocab_size).
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float | None = None) -> torch.Tensor:
+    """Turn one position's logits (vocab,) into the distribution the next character is drawn from.
+
+    temperature 0 is greedy (all mass on the argmax); T < 1 sharpens, T > 1 flattens;
+    top-k keeps the k likeliest; top-p keeps the smallest set whose probability reaches p.
+    """
+    if temperature == 0:
+        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.numel():
+        kth_largest = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    probs = F.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1:
+        sorted_probs, order = probs.sort(descending=True)
+        before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier characters
+        keep = torch.zeros_like(probs, dtype=torch.bool)
+        keep[order] = before < top_p  # the first character always stays
+        probs = torch.where(keep, probs, 0.0)
+        probs = probs / probs.sum()
+    return probs
+
+
+@torch.no_grad()
+def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+             use_cache: bool = True) -> Iterator[int]:
+    """Yield new token ids one at a time, each drawn from the model's next-token distribution.
+
+    The context is a window over the text. Positions are learned embeddings
+    0..block_size-1, so when the window is full it cannot simply slide by one:
+    every cached key was computed at a position that would then be wrong. So
+    when it overflows, the window jumps: it keeps the newest block_size // 2
+    characters, the cache is rebuilt from them (one "prefill"), and generation
+    goes on. With use_cache=False the same window is recomputed in full at
+    every step - the same numbers, much more work.
+    """
+    if not prompt:
+        raise ValueError("the prompt needs at least one token")
+    model.eval()
+    device = next(model.parameters()).device
+    block_size = model.config.block_size
+    tokens, start, cache = list(prompt), 0, None
+    for _ in range(max_new_tokens):
+        if len(tokens) - start > block_size:
+            start, cache = len(tokens) - block_size // 2, None  # the window jumps; cached positions are stale
+        if use_cache and cache is not None:
+            new = tokens[-1:]  # only the newest character goes through the network
+        else:
+            new = tokens[start:]  # the whole window (the prefill, when caching)
+            cache = model.new_cache() if use_cache else None
+        logits = model(torch.tensor([new], device=device), cache)[0, -1]  # (vocab,)
+        probs = next_token_probs(logits.float(), temperature, top_k, top_p)
+        token = int(torch.multinomial(probs.cpu(), 1, generator=generator))
+        tokens.append(token)
+        yield token
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_gpt(path: Path, model: GPT, tokenizer: CharTokenizer, **extra) -> None:
+    """Tensors, the config, the vocabulary and plain values only; written atomically."""
+    checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "vocab": tokenizer.vocab,
+                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+
+def load_gpt(path: Path) -> tuple[GPT, CharTokenizer, dict]:
+    """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode)."""
+    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "08_train_llm.py")
+    try:
+        config = GPTConfig(**checkpoint["config"])
+        tokenizer = CharTokenizer(checkpoint["vocab"])
+        if len(tokenizer) != config.vocab_size:
+            raise ValueError(f"vocabulary of {len(tokenizer)} characters, model expects {config.vocab_size}")
+        model = GPT(config)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as error:
+        detail = " ".join(str(error).split())[:160]
+        raise CheckpointError(f"{path}: checkpoint does not describe a usable model ({detail})") from None
+    return model.eval(), tokenizer, checkpoint

@@ -1,0 +1,237 @@
+"""Lessons 07-08: the tokenizer, attention against PyTorch, the causal mask, the GPT, training and checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import ROOT, assert_one_line_error, run_script
+from torch.nn import functional as F
+
+from common import UserError
+from common.gpt import GPT, Block, CausalSelfAttention, GPTConfig, load_gpt, save_gpt
+from common.nets import CheckpointError
+from common.text import CharTokenizer, evaluate_loss, get_batch, read_text, split_ids, windows
+
+PATTERN = "the cat sat on the mat. the dog sat on the log. "
+
+
+@pytest.fixture(scope="module")
+def lesson07(lesson):
+    return lesson("07_simple_llm")
+
+
+def tiny_config(**changes) -> GPTConfig:
+    return GPTConfig(**{"vocab_size": 11, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 16} | changes)
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def test_tokenizer_round_trip_and_unknown_characters():
+    tokenizer = CharTokenizer.from_text("hello world")
+    assert tokenizer.vocab == " dehlorw"
+    assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
+    assert tokenizer.unknown("hex!") == "x!"
+    assert tokenizer.decode(tokenizer.encode("hex!")) == "he  "  # unknown characters become the space
+    assert CharTokenizer("ab").checksum() != CharTokenizer("ba").checksum()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "too short"), (b"abc" * 10, "too short"), (b"\x00\x01\x02" * 500, "binary"),
+    (b"\xff\xfe" + "caf\u00e9".encode("latin-1") * 500, "not UTF-8"),
+])
+def test_read_text_refuses_what_cannot_be_trained_on(tmp_path, content, message):
+    path = tmp_path / "t.txt"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        read_text(path, min_chars=100)
+
+
+def test_batches_are_inputs_shifted_by_one_and_windows_cover_the_text():
+    ids = torch.arange(100)
+    x, y = get_batch(ids, 5, 8, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (5, 8) and torch.equal(y, x + 1)
+    wx, wy = windows(ids, 10)
+    assert wx.shape == (9, 10) and torch.equal(wx.flatten(), ids[:90]) and torch.equal(wy, wx + 1)
+    assert windows(ids, 10, max_windows=3)[0][:, 0].tolist() == [0, 40, 80]
+    train, val = split_ids(ids)
+    assert len(train) == 90 and torch.equal(torch.cat([train, val]), ids)
+
+
+# ----------------------------------------------------------------------------- attention
+
+
+def test_attention_equals_pytorch_scaled_dot_product_attention(lesson07):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 5, dtype=torch.float64) for _ in range(3))
+    ours = lesson07.causal_attention(q, k, v)
+    theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.allclose(ours, theirs, atol=1e-10, rtol=0)
+
+
+def test_attention_gradients_pass_gradcheck(lesson07):
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 5, 3, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    assert torch.autograd.gradcheck(lesson07.causal_attention, (q, k, v), eps=1e-6, atol=1e-8)
+
+
+def test_no_position_attends_to_the_future(lesson07):
+    """Changing later characters never changes the predictions at earlier positions."""
+    torch.manual_seed(2)
+    config = tiny_config()
+    idx = torch.randint(11, (1, 16))
+    changed = idx.clone()
+    changed[0, 9:] = (changed[0, 9:] + 1) % 11
+    for _, model in lesson07.ladder(config):
+        model.double().eval()  # fresh logits are tiny (~1e-7): compare in float64, relative to their size
+        a, b = model(idx), model(changed)
+        assert torch.allclose(a[0, :9], b[0, :9], rtol=1e-12, atol=0)
+        assert not torch.allclose(a[0, 9:], b[0, 9:], rtol=1e-3, atol=0)
+
+
+def test_attention_weights_are_lower_triangular_rows_summing_to_one():
+    model = GPT(tiny_config()).eval()
+    for block in model.blocks:
+        block.attn.keep_attention = True
+    model(torch.randint(11, (2, 10)))
+    att = model.blocks[1].attn.attention  # (B, nh, T, T)
+    assert torch.all(att.triu(diagonal=1) == 0)
+    assert torch.allclose(att.sum(-1), torch.ones(2, 2, 10))
+
+
+def copy_multihead_into(attention: CausalSelfAttention, multihead) -> None:
+    """Put lesson 07's per-head query/key/value matrices into the batched layer's one qkv matrix."""
+    with torch.no_grad():
+        for part, name in enumerate(("query", "key", "value")):
+            weight = torch.cat([getattr(head, name).weight for head in multihead.heads])  # (C, C)
+            C = weight.size(0)
+            attention.qkv.weight[part * C:(part + 1) * C] = weight
+            attention.qkv.bias[part * C:(part + 1) * C] = 0
+        attention.proj.load_state_dict(multihead.proj.state_dict())
+
+
+def test_batched_heads_compute_the_same_as_the_loop_over_heads(lesson07):
+    """common/gpt.py's all-heads-at-once block is lesson 07's ResidualBlock, written for speed."""
+    torch.manual_seed(3)
+    config = tiny_config()
+    ours = lesson07.ResidualBlock(config).double().eval()
+    batched = Block(config).double().eval()
+    copy_multihead_into(batched.attn, ours.attn)
+    for name in ("ln1", "ln2", "ffwd"):
+        getattr(batched, name).load_state_dict(getattr(ours, name).state_dict())
+    x = torch.randn(3, 12, config.n_embd, dtype=torch.float64)
+    assert torch.allclose(ours(x), batched(x), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- learning
+
+
+def bigram_entropy(ids: torch.Tensor, vocab: int) -> float:
+    """The best a bigram can do on ``ids``: the conditional entropy of next given current, from counts."""
+    counts = torch.zeros(vocab, vocab)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    p = counts / counts.sum(1, keepdim=True).clamp(min=1)
+    return float(-(counts * torch.log(p.clamp(min=1e-30))).sum() / counts.sum())
+
+
+def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
+    text = PATTERN * 40
+    tokenizer = CharTokenizer.from_text(text)
+    ids = torch.tensor(tokenizer.encode(text))
+    config = GPTConfig(len(tokenizer), block_size=32, n_layer=2, n_head=2, n_embd=32)
+    torch.manual_seed(0)
+    model = GPT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        x, y = get_batch(ids, 16, 32, generator)
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    loss = evaluate_loss(model, ids, 32)
+    baseline = bigram_entropy(ids, len(tokenizer))
+    assert baseline > 0.3  # context matters in this text: 't' is followed by 'h', ' ' or 'o'
+    assert loss < baseline - 0.2, (loss, baseline)
+
+
+def test_fresh_model_predicts_nearly_uniformly():
+    model = GPT(tiny_config())
+    ids = torch.randint(11, (400,))
+    assert abs(evaluate_loss(model, ids, 16) - math.log(11)) < 0.05
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    model, tokenizer = GPT(tiny_config(vocab_size=4)), CharTokenizer("abcd")
+    save_gpt(tmp_path / "g.pt", model, tokenizer, best_val_loss=1.5)
+    restored, restored_tokenizer, checkpoint = load_gpt(tmp_path / "g.pt")
+    assert restored_tokenizer.vocab == "abcd" and checkpoint["best_val_loss"] == 1.5
+    idx = torch.tensor([[0, 1, 2, 3]])
+    assert torch.equal(model.eval()(idx), restored(idx))
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    torch.save({"format": "nn-tutorial-gpt/1", "evil": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        load_gpt(tmp_path / "evil.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "g.pt").read_bytes()[:500])
+    with pytest.raises(CheckpointError):
+        load_gpt(tmp_path / "cut.pt")
+    checkpoint["vocab"] = "abc"  # one character short of the model
+    torch.save(checkpoint, tmp_path / "short.pt")
+    with pytest.raises(CheckpointError, match="vocabulary of 3"):
+        load_gpt(tmp_path / "short.pt")
+
+
+# ----------------------------------------------------------------------------- the scripts
+
+
+@pytest.fixture(scope="module")
+def small_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "small.txt"
+    path.write_text(PATTERN * 120)
+    return path
+
+
+def test_07_prints_the_ladder_and_saves_its_figures(tmp_path, small_text):
+    result = run_script("07_simple_llm.py", "--text", str(small_text), "--steps", "40", "--block-size", "32",
+                        "--n-embd", "32", "--n-layer", "2", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for rung in ("bigram table", "+ one attention head", "4 heads", "+ feed-forward", "+ residual, LayerNorm",
+                 "GPT, 2 blocks"):
+        assert rung in result.stdout
+    for name in ("07_ladder", "07_attention"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_08_trains_saves_and_never_replaces_a_better_model(tmp_path, small_text):
+    args = ("--text", str(small_text), "--block-size", "32", "--batch-size", "8", "--n-embd", "32", "--n-layer", "1",
+            "--warmup-iters", "5", "--eval-interval", "30")
+    first = run_script("08_train_llm.py", *args, "--max-iters", "60", out=tmp_path)
+    assert first.returncode == 0, first.stderr
+    checkpoint = tmp_path / "models" / "08_gpt_small.pt"
+    model, tokenizer, saved = load_gpt(checkpoint)
+    assert saved["best_val_loss"] == min(h["val_loss"] for h in saved["history"]) < math.log(len(tokenizer))
+    assert (tmp_path / "figures" / "08_small_loss_curves.png").is_file()
+    before = checkpoint.read_bytes()
+    worse = run_script("08_train_llm.py", *args, "--max-iters", "2", "--eval-interval", "1", out=tmp_path)
+    assert worse.returncode == 0, worse.stderr
+    assert "is unchanged" in worse.stdout and checkpoint.read_bytes() == before
+
+
+def test_08_bad_inputs_are_one_line(tmp_path):
+    binary = tmp_path / "b.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    assert_one_line_error(run_script("08_train_llm.py", "--text", str(binary), out=tmp_path), "binary")
+    assert_one_line_error(run_script("08_train_llm.py", "--text", str(tmp_path / "nope.txt"), out=tmp_path),
+                          "no such file")
+    assert_one_line_error(run_script("08_train_llm.py", "--n-embd", "30", "--n-head", "4", out=tmp_path),
+                          "not a multiple")
+    assert not (tmp_path / "models").exists()
