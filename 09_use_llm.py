@@ -29,7 +29,7 @@ context and the cache is rebuilt from the kept half in one pass (see
 ``generate`` in common/gpt.py). The result is the same text, token for token,
 as without the cache - the lesson checks it - only faster.
 
-Run it:  python 09_use_llm.py --prompt "ROMEO:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
+Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
          python 09_use_llm.py --interactive
 """
 
@@ -83,7 +83,7 @@ def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
-        entropy = float(-(probs[probs > 0] * probs[probs > 0].log()).sum())
+        entropy = abs(float(-(probs[probs > 0] * probs[probs > 0].log()).sum()))  # abs: no "-0.00"
         best = torch.topk(probs, 8)
         shown = "  ".join(f"{tokenizer.vocab[i]!r} {p:.2f}" for p, i in zip(best.values.tolist(),
                                                                              best.indices.tolist()) if p > 0)
@@ -124,7 +124,7 @@ def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
-    parser.add_argument("--prompt", default="ROMEO:", help="the text to continue")
+    parser.add_argument("--prompt", default="ROMEO:\nI love th", help="the text to continue (it may end mid-word)")
     parser.add_argument("--max-new-tokens", type=positive_int, default=300, help="characters to write")
     parser.add_argument("--temperature", type=non_negative_float, default=0.8, help="0 is greedy")
     parser.add_argument("--top-k", type=positive_int, help="draw only among the k likeliest characters")

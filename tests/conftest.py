@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,12 @@ def run_script(script: str, *args: str, out: Path | None = None, cwd: Path = ROO
                timeout: float = 300) -> subprocess.CompletedProcess:
     """Run a lesson headless, the way CI does, and capture what it prints.
 
-    ``out`` is where the run writes figures/ and models/ (a test's tmp_path), never the repository's.
+    ``out`` is where the run writes figures/ and models/ (a test's tmp_path; by default a fresh
+    temporary folder), never the repository's.
     """
     env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     env.pop("DISPLAY", None)
-    if out is not None:
-        env["NN_TUTORIAL_OUTPUT"] = str(out)
+    env["NN_TUTORIAL_OUTPUT"] = str(out or tempfile.mkdtemp(prefix="nn-tutorial-test-"))
     return subprocess.run([sys.executable, str(ROOT / script), *args, "--no-show"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

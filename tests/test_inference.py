@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_script
 from PIL import Image, ImageDraw
 
 from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
@@ -59,10 +59,11 @@ def checkpoint_path(tmp_path_factory):
 
 
 def test_predicts_test_samples_and_user_images(tmp_path, checkpoint_path):
-    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--samples", "5")
+    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--samples", "5",
+                        out=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "top-3 probabilities" in result.stdout and "/5 correct" in result.stdout
-    assert (ROOT / "figures" / "06_test_predictions.png").is_file()
+    assert (tmp_path / "figures" / "06_test_predictions.png").is_file()
 
     png, jpg = draw_digit(tmp_path / "one.png"), draw_digit(tmp_path / "two.jpg", paper="black", ink="white")
     result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--image",

@@ -3,11 +3,11 @@
 import pytest
 from conftest import ROOT, assert_one_line_error, run_script
 
-SCRIPTS = sorted(p.name for p in ROOT.glob("0[1-6]_*.py"))
+SCRIPTS = sorted(p.name for p in ROOT.glob("[01][0-9]_*.py"))
 
 
-def test_all_six_lessons_exist():
-    assert [s[:2] for s in SCRIPTS] == ["01", "02", "03", "04", "05", "06"]
+def test_all_ten_lessons_exist():
+    assert [s[:2] for s in SCRIPTS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -23,12 +23,12 @@ def test_nonsense_flag_is_one_line(script):
     assert_one_line_error(run_script(script, "--seed", "banana"), "invalid int value")
 
 
-def test_01_prints_the_neuron_and_saves_its_figure():
+def test_01_prints_the_neuron_and_saves_its_figure(tmp_path):
     result = run_script("01_neuron_activation.py", "--inputs", "1", "2", "--weights", "0.5", "-0.25", "--bias", "0.1",
-                        "--activation", "relu")
+                        "--activation", "relu", out=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "z = w . x + b           = +0.1000" in result.stdout
-    assert (ROOT / "figures" / "01_activations.png").is_file()
+    assert (tmp_path / "figures" / "01_activations.png").is_file()
 
 
 def test_01_rejects_mismatched_weights():
@@ -47,12 +47,12 @@ def test_02_refuses_negative_learning_rate():
 
 
 def test_03_default_run_saves_parameters_and_record(tmp_path):
-    result = run_script("03_multilayer_perceptron.py", "--epochs", "3")
+    result = run_script("03_multilayer_perceptron.py", "--epochs", "3", out=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "4/4 correct" in result.stdout and "TOO LARGE" not in result.stdout
-    assert (ROOT / "models" / "03_mlp_digits_cross_entropy_relu.npz").is_file()
+    assert (tmp_path / "models" / "03_mlp_digits_cross_entropy_relu.npz").is_file()
     for name in ("03_toy_problems", "03_digits_cross_entropy_relu_training"):
-        assert (ROOT / "figures" / f"{name}.png").is_file()
+        assert (tmp_path / "figures" / f"{name}.png").is_file()
 
 
 def test_03_missing_mnist_is_one_line(tmp_path):

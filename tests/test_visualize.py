@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_script
 from PIL import Image
 
 from common.data import load_digits_dataset
@@ -42,19 +42,19 @@ def test_update_ratio_comes_from_real_changes(visualize, digits):
     np.testing.assert_allclose(moving.history[0]["update_ratio"], expected, rtol=1e-6)
 
 
-def test_headless_run_writes_pngs_and_an_animated_gif():
-    result = run_script("05_visualize_training.py", "--epochs", "4")
+def test_headless_run_writes_pngs_and_an_animated_gif(tmp_path):
+    result = run_script("05_visualize_training.py", "--epochs", "4", out=tmp_path)
     assert result.returncode == 0, result.stderr
     for name in ("05_training_curves.png", "05_weights.png"):
-        assert (ROOT / "figures" / name).stat().st_size > 10_000
-    with Image.open(ROOT / "figures" / "05_training.gif") as gif:
+        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+    with Image.open(tmp_path / "figures" / "05_training.gif") as gif:
         assert gif.n_frames == 4
 
 
-def test_moons_draws_decision_boundaries():
-    result = run_script("05_visualize_training.py", "--dataset", "moons", "--epochs", "3")
+def test_moons_draws_decision_boundaries(tmp_path):
+    result = run_script("05_visualize_training.py", "--dataset", "moons", "--epochs", "3", out=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (ROOT / "figures" / "05_decision_boundaries.png").is_file()
+    assert (tmp_path / "figures" / "05_decision_boundaries.png").is_file()
 
 
 def test_overfit_demo_prints_the_gap():
