@@ -34,7 +34,6 @@ import argparse
 import copy
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +43,7 @@ from tqdm import tqdm
 from common import MODELS_DIR, UserError
 from common.cli import (
     add_mnist_arguments,
+    checkpoint_path,
     dropout_rate,
     fill_defaults,
     lesson_parser,
@@ -204,12 +204,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="AdamW, or SGD with momentum")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where to train; auto picks an accelerator when there is one")
-    parser.add_argument("--out", type=Path, help="checkpoint path (default models/04_mlp_<dataset>.pt)")
+    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/04_mlp_<dataset>.pt)")
     args = parser.parse_args()
     fill_defaults(args, DEFAULTS[args.dataset])
     args.out = args.out or MODELS_DIR / f"04_mlp_{args.dataset}.pt"
-    if args.out.suffix != ".pt":
-        parser.error(f"--out {args.out}: the checkpoint name must end in .pt")
     return args
 
 

@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from common import MODELS_DIR, UserError
 from common.cli import (
+    checkpoint_path,
     dropout_rate,
     fill_defaults,
     lesson_parser,
@@ -187,7 +188,7 @@ def parse_args():
                             help=f"{text} (default {DEFAULTS['default'][key]}; --quick {DEFAULTS['quick'][key]})")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where to train; auto picks an accelerator when there is one")
-    parser.add_argument("--out", type=Path, help="checkpoint path (default models/08_gpt_<text name>.pt)")
+    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text name>.pt)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --out even if it holds a model of the same text with a lower validation loss")
     args = parser.parse_args()
@@ -195,8 +196,6 @@ def parse_args():
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
     args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}.pt"
-    if args.out.suffix != ".pt":
-        parser.error(f"--out {args.out}: the checkpoint name must end in .pt")
     return args
 
 

@@ -70,6 +70,7 @@ positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive
 non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), "a number >= 0")
 dropout_rate = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
+checkpoint_path = _checked(Path, lambda p: p.suffix == ".pt", "a checkpoint path ending in .pt")
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import ROOT, assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_script
 from torch.nn import functional as F
 
 from common import UserError
