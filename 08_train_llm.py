@@ -122,6 +122,7 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed)
+    train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
     history, start, eval_seconds = [], time.perf_counter(), 0.0
     progress = tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1)
     for step in progress:
@@ -136,8 +137,8 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
         done = step + 1
         if done % args.eval_interval == 0 or done == args.max_iters:
             seconds = time.perf_counter() - start - eval_seconds  # training time only
-            train_loss = evaluate_loss(model, train_ids.to(device), args.block_size, TRAIN_EVAL_WINDOWS)
-            val_loss = evaluate_loss(model, val_ids.to(device), args.block_size)
+            train_loss = evaluate_loss(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
+            val_loss = evaluate_loss(model, val_eval, args.block_size)
             history.append({"step": done, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
                             "seconds": seconds, "tokens": done * args.batch_size * args.block_size})
             saved = save(val_loss, history)
