@@ -107,8 +107,10 @@ def safe_torch_load(path: Path, fmt: str, writer: str) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for foreign, truncated or unsafe files
         reason = " ".join(str(error).split()) or type(error).__name__
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        if "Unsupported global" in reason:  # a pickled object: the one case that could run code
             reason = "it holds pickled Python objects, which could run code; refusing to load it"
+        elif "WeightsUnpickler error" in reason:  # torch's long message for bytes that are no checkpoint at all
+            reason = "its bytes are not a PyTorch checkpoint"
         raise CheckpointError(f"{path}: not a usable checkpoint ({reason[:200]})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != fmt:
         raise CheckpointError(f"{path}: not a checkpoint written by {writer}")

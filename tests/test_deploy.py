@@ -104,8 +104,9 @@ def test_missing_or_unsafe_checkpoint_is_one_line(tmp_path, script):
     assert_one_line_error(run_script(script, "--checkpoint", str(tmp_path / "none.pt"), out=tmp_path),
                           "no such checkpoint", "08_train_llm.py")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
-    assert_one_line_error(run_script(script, "--checkpoint", str(tmp_path / "junk.pt"), out=tmp_path),
-                          "not a usable checkpoint")
+    junk = run_script(script, "--checkpoint", str(tmp_path / "junk.pt"), out=tmp_path)
+    assert_one_line_error(junk, "not a usable checkpoint", "not a PyTorch checkpoint")
+    assert "pickled" not in junk.stderr  # junk is not mistaken for a code-running pickle
 
 
 # ----------------------------------------------------------------------------- the API
