@@ -14,15 +14,29 @@ simple, because sigmoid's derivative cancels against the log:
     dL/dz = (p - y) / N          dL/dw = X^T (p - y) / N          dL/db = sum(p - y) / N
 
 Gradient descent then repeats  w <- w - lr * dL/dw,  b <- b - lr * dL/db.
+The learning rate lr sets the step: too small and the loss barely moves in
+the time we have; too large and a step overshoots the valley, so the loss
+jumps up before (sometimes instead of) coming down. The script shows both.
+
+(Sigmoid + cross-entropy + gradient descent is what statisticians call
+logistic regression. Rosenblatt's original perceptron of 1958 used a hard
+step, output 1 if w . x + b > 0 else 0, and a different rule: on each
+misclassified example, w <- w + lr (y - y_hat) x. It stops changing once
+every example is right, and never settles on XOR. The smooth version is the
+one that grows into the networks of lesson 03.)
 
 Why XOR fails: the perceptron predicts 1 exactly where w . x + b > 0, one side
 of a straight line. AND and OR each put their 1s on one side of some line. XOR
 wants (0,1) and (1,0) on one side and (0,0) and (1,1) on the other, and no
 straight line does that: XOR is not linearly separable. (It is sometimes
 claimed that a single perceptron can learn XOR; it cannot, whatever the
-training.) The loss stalls at ln 2 = 0.693, the loss of answering 0.5
-everywhere. Lesson 03 adds a hidden layer, which bends the boundary, and
-solves it.
+training.) What gradient descent finds is telling: w = 0, b = 0, so p = 0.5
+for every input - no decision at all, and no line to draw. By symmetry the
+gradient there is exactly zero: (1,0) pulls w1 up as hard as (1,1) pushes it
+down, (0,1) and (1,1) do the same to w2, and the two 1s and the two 0s cancel
+on b. Cross-entropy of a sigmoid is convex, so that
+flat point is the best any line can do, and the loss stays at ln 2 = 0.693.
+Lesson 03 adds a hidden layer, which bends the boundary, and solves it.
 
 Run it:  python 02_perceptron.py [--lr 1.0] [--epochs 2000]
 """
@@ -64,54 +78,96 @@ def train(X: np.ndarray, y: np.ndarray, lr: float, epochs: int, rng: np.random.G
     return w, b, losses
 
 
+def decide(p: np.ndarray, tolerance: float = 1e-3) -> list[int | None]:
+    """1 where p > 0.5, 0 where p < 0.5, None where p is 0.5 within ``tolerance``: no decision."""
+    return [None if abs(q - 0.5) < tolerance else int(q > 0.5) for q in p]
+
+
 def report(gate: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, losses: list[float]) -> int:
     p = predict_proba(X, w, b)
-    predictions = (p > 0.5).astype(int)
-    correct = int((predictions == y).sum())
-    print(f"\n{gate}: learned w = [{w[0]:+.3f}, {w[1]:+.3f}], b = {b:+.3f}; final loss {losses[-1]:.4f}")
+    decisions = decide(p)
+    correct = sum(d == target for d, target in zip(decisions, y))
+    print(f"\n{gate}: learned w = [{w[0]:+.3g}, {w[1]:+.3g}], b = {b:+.3g}; final loss {losses[-1]:.4f}")
     print("   x1  x2 | target  p(1)    prediction")
-    for (x1, x2), target, prob, pred in zip(X.astype(int), y.astype(int), p, predictions):
-        mark = "" if pred == target else "   <- wrong"
-        print(f"   {x1}   {x2}  |   {target}     {prob:.3f}   {pred}{mark}")
-    print(f"   {correct}/4 correct")
+    for (x1, x2), target, prob, decision in zip(X.astype(int), y.astype(int), p, decisions):
+        shown = "none (p = 0.5)" if decision is None else f"{decision}{'' if decision == target else '   <- wrong'}"
+        print(f"   {x1}   {x2}  |   {target}     {prob:.3f}   {shown}")
+    undecided = decisions.count(None)
+    print(f"   {correct}/4 correct" + (f", {undecided} undecided" if undecided else ""))
     return correct
+
+
+def explain_xor(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> bool:
+    """Why gradient descent heads for w = 0, b = 0 on XOR; returns whether p is 0.5 for every input."""
+    p = predict_proba(X, w, b)
+    undecided = all(d is None for d in decide(p))
+    dw, db = gradients(X, y, np.zeros(2), 0.0)
+    print(f"   p(1) lies between {p.min():.4f} and {p.max():.4f} for all four inputs"
+          + (":\n   the perceptron does not decide at all, and there is no boundary line to draw." if undecided else "."))
+    print(f"   At w = 0, b = 0 the gradient is dL/dw = [{dw[0]:+.1f}, {dw[1]:+.1f}], dL/db = {db:+.1f}, by symmetry:")
+    print("   (1,0) pulls w1 up exactly as hard as (1,1) pushes it down (and (0,1) and (1,1) do the same to w2),")
+    print("   and the two 1s pull b up as hard as the two 0s push it down. Cross-entropy of a sigmoid is")
+    print(f"   convex, so this flat point is the best any line can do: loss ln 2 = "
+          f"{binary_cross_entropy(np.full(4, 0.5), y):.4f}.")
+    return undecided
+
+
+def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Generator, ax: plt.Axes) -> None:
+    """Train AND with each learning rate and show what too small and too large look like."""
+    X, y = logic_gate("AND")
+    print(f"\nThe learning rate, on AND ({epochs} steps each):")
+    steps = [s for s in (1, 2, 10, 100) if s < epochs] + [epochs]
+    print("   loss at step    " + "".join(f"{s:>8}" for s in steps) + "  highest")
+    for lr in rates:
+        _, _, losses = train(X, y, lr, epochs, rng)
+        verdict = []
+        if max(losses) > losses[0]:
+            verdict.append(f"overshot: the loss rose to {max(losses):.2f} before falling")
+        if losses[-1] > 0.1:
+            verdict.append("still far from 0 at the end: steps too small")
+        shown = "".join(f"{losses[s - 1]:8.3f}" for s in steps)
+        print(f"   lr {lr:<12g}{shown}{max(losses):9.2f}   {'; '.join(verdict) or 'steady descent'}")
+        ax.plot(range(1, epochs + 1), losses, lw=2, label=f"lr {lr:g}")
+    ax.set(title="AND: learning rate too small, right, too large", xlabel="gradient-descent step",
+           ylabel="binary cross-entropy", xscale="log", yscale="log")
+    ax.legend()
 
 
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--lr", type=positive_float, default=1.0, help="learning rate of gradient descent")
     parser.add_argument("--epochs", type=positive_int, default=2000, help="gradient-descent steps (full batch)")
+    parser.add_argument("--compare-lr", type=positive_float, nargs="+", default=[0.01, 1.0, 100.0],
+                        help="learning rates to compare on AND")
     args = parser.parse_args()
     rng = seed_everything(args.seed)
 
     print(f"Training one perceptron per gate: {args.epochs} steps of gradient descent, learning rate {args.lr}")
-    fig, axes = plt.subplots(1, len(LOGIC_GATES) + 1, figsize=(17, 4.2))
+    fig, axes = plt.subplots(1, len(LOGIC_GATES) + 2, figsize=(21, 4.2))
     scores = {}
     for ax, gate in zip(axes, LOGIC_GATES):
         X, y = logic_gate(gate)
         w, b, losses = train(X, y, args.lr, args.epochs, rng)
         scores[gate] = report(gate, X, y, w, b, losses)
-        plot_decision_boundary(
-            ax, lambda grid: predict_proba(grid, w, b), X, y, f"{gate}: {scores[gate]}/4 correct", margin=0.4
-        )
+        title = f"{gate}: {scores[gate]}/4 correct"
+        if gate == "XOR":
+            xor_undecided = explain_xor(X, y, w, b)
+            title = f"{gate}: p = 0.5 everywhere, no boundary" if xor_undecided else title
+        plot_decision_boundary(ax, lambda grid: predict_proba(grid, w, b), X, y, title, margin=0.4)
         ax.set_xlabel("x1")
         ax.set_ylabel("x2")
-        axes[-1].plot(losses, label=gate, lw=2)
-    axes[-1].axhline(np.log(2), color="k", ls="--", lw=1, label="ln 2 (always 0.5)")
-    axes[-1].set(title="Training loss", xlabel="gradient-descent step", ylabel="binary cross-entropy")
-    axes[-1].set_yscale("log")
-    axes[-1].legend()
-    fig.suptitle("A perceptron draws one straight line (black, p = 0.5): enough for AND and OR, not for XOR")
+        axes[-2].plot(losses, label=gate, lw=2)
+    axes[-2].axhline(np.log(2), color="k", ls="--", lw=1, label="ln 2 (always 0.5)")
+    axes[-2].set(title="Training loss", xlabel="gradient-descent step", ylabel="binary cross-entropy")
+    axes[-2].set_yscale("log")
+    axes[-2].legend()
+    compare_learning_rates(args.compare_lr, args.epochs, rng, axes[-1])
+    xor_result = "p = 0.5 everywhere, no line at all" if xor_undecided else f"{scores['XOR']}/4"
+    fig.suptitle(f"A perceptron draws one straight line (black, p = 0.5): AND {scores['AND']}/4, "
+                 f"OR {scores['OR']}/4; XOR {xor_result}")
     fig.tight_layout()
-
-    print(
-        f"\nAND {scores['AND']}/4, OR {scores['OR']}/4, XOR {scores['XOR']}/4."
-        "\nXOR fails because no straight line puts (0,1) and (1,0) on one side and (0,0), (1,1) on the other:"
-        "\nit is not linearly separable. Any line gets at most 3 of 4 right, and cross-entropy prefers"
-        "\nhedging at p = 0.5 everywhere to being confidently wrong on one point"
-        f" (XOR loss {binary_cross_entropy(np.full(4, 0.5), logic_gate('XOR')[1]):.3f} at p = 0.5)."
-        "\nLesson 03 adds a hidden layer and solves it."
-    )
+    print(f"\nAND {scores['AND']}/4, OR {scores['OR']}/4, XOR {scores['XOR']}/4 correct. Lesson 03 adds a hidden "
+          "layer and solves XOR.")
     save_figure(fig, "02_perceptron_gates")
     show_or_close(args.no_show)
 

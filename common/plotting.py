@@ -75,8 +75,12 @@ def plot_decision_boundary(
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.c_[gx.ravel(), gy.ravel()]
     p = np.asarray(predict_proba(grid)).reshape(gx.shape)
+    flat = p.max() - p.min() < 1e-3  # one value everywhere: no boundary, only rounding noise to draw
+    if flat:
+        p = np.full_like(p, p.mean())
     ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
-    ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.5)
+    if not flat:
+        ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.5)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=30 if len(X) > 10 else 120, vmin=0, vmax=1)
     ax.set_title(title)
     ax.set_xlim(x0, x1)

@@ -59,6 +59,14 @@ def test_stable_at_plus_minus_1000():
             lp = log_softmax(np.array([1000.0, 0.0, -1000.0]))
             ds = ACTIVATIONS["sigmoid"][1](z)
     assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
-    assert np.allclose(p, [0.5, 0.5, 0.0])
+    assert p.tolist() == [0.5, 0.5, 0.0]  # e^-2000 is 0 in floating point, not some small floor
     assert np.allclose(lp, [0.0, -1000.0, -2000.0])
     assert np.all(np.isfinite(ds)) and ds[0] == 0.0
+
+
+def test_softmax_is_exact_for_tiny_probabilities():
+    """No floor on the exponent: e^-100 and e^-700 come out as themselves, relative to 1."""
+    for gap in (100.0, 700.0):
+        p = softmax(np.array([0.0, -gap]))
+        assert np.isclose(p[1], np.exp(-gap), rtol=1e-12, atol=0)
+        assert np.isclose(log_softmax(np.array([0.0, -gap]))[1], -gap, rtol=1e-12)

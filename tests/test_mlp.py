@@ -80,18 +80,30 @@ def test_loss_and_gradients_equal_pytorch(mlp, activation, loss):
         np.testing.assert_allclose(layer.db, linear.bias.grad.numpy(), rtol=0, atol=1e-10)
 
 
-def test_adam_step_equals_pytorch_adamw(mlp):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_equals_pytorch_adamw_with_free_biases(mlp, dtype):
+    """Many steps on a weight matrix and a bias; decay on the weights only, as in torch's param groups."""
     rng = np.random.default_rng(3)
-    W = rng.normal(size=(4, 3))
-    ours, theirs = W.copy(), torch.tensor(W, requires_grad=True)
-    opt_ours = mlp.Adam([ours], lr=0.01, weight_decay=0.1)
-    opt_torch = torch.optim.AdamW([theirs], lr=0.01, weight_decay=0.1)
-    for _ in range(5):
-        g = rng.normal(size=W.shape)
-        opt_ours.step([(ours, g)], lr=0.01)
-        theirs.grad = torch.from_numpy(g)
+    W, b = rng.normal(size=(40, 30)).astype(dtype), rng.normal(size=30).astype(dtype)
+    ours = [W.copy(), b.copy()]
+    theirs = [torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)]
+    opt_ours = mlp.Adam(ours, lr=0.01, weight_decay=0.1)
+    opt_torch = torch.optim.AdamW([{"params": [theirs[0]], "weight_decay": 0.1},
+                                   {"params": [theirs[1]], "weight_decay": 0.0}], lr=0.01)
+    for step in range(200):
+        lr = 0.01 * (1 - step / 200)  # a schedule, as fit() gives it
+        grads = [rng.normal(size=W.shape).astype(dtype), rng.normal(size=b.shape).astype(dtype)]
+        opt_ours.step(list(zip(ours, grads)), lr=lr)
+        for group in opt_torch.param_groups:
+            group["lr"] = lr
+        for p, g in zip(theirs, grads):
+            p.grad = torch.from_numpy(g)
         opt_torch.step()
-    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=1e-12)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    for mine, reference in zip(ours, theirs):
+        assert mine.dtype == dtype
+        np.testing.assert_allclose(mine, reference.detach().numpy(), rtol=0, atol=tolerance)
+    assert not np.allclose(ours[1], b) and abs(np.linalg.norm(ours[0]) - np.linalg.norm(W)) > 1e-3
 
 
 def test_one_hot(mlp):
@@ -112,13 +124,37 @@ def test_learns_xor(mlp):
     plt.close(fig)
 
 
-def test_digits_reach_97_percent(mlp):
-    from argparse import Namespace
-
+def test_digits_reach_95_percent_on_validation(mlp):
     from common.data import load_digits_dataset
 
-    args = Namespace(**mlp.DEFAULTS["digits"], activation="relu", loss="cross_entropy", optimizer="adam", seed=0)
-    _, record = mlp.train_on_dataset(load_digits_dataset(0), args, np.random.default_rng(0))
-    assert record["test_accuracy"] >= 0.97
-    assert len(record["history"]) == args.epochs
+    settings = mlp.DEFAULTS["digits"]
+    _, record = mlp.train_on_dataset(load_digits_dataset(0), **settings, activation="relu", loss="cross_entropy",
+                                     optimizer="adam", seed=0, rng=np.random.default_rng(0))
+    assert max(h["val_accuracy"] for h in record["history"]) >= 0.95
+    assert len(record["history"]) == settings["epochs"]
     assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
+
+
+def test_weight_decay_shrinks_the_weights(mlp):
+    from common.data import load_digits_dataset
+
+    settings = {**mlp.DEFAULTS["digits"], "epochs": 10}
+    norms = {}
+    for decay in (0.0, 0.1):
+        settings["weight_decay"] = decay
+        _, record = mlp.train_on_dataset(load_digits_dataset(0), **settings, activation="relu",
+                                         loss="cross_entropy", optimizer="adam", seed=0, rng=np.random.default_rng(0))
+        norms[decay] = record["weight_norm"]
+    assert norms[0.1] < 0.97 * norms[0.0]
+
+
+def test_train_and_validation_loss_are_measured_alike(mlp):
+    """Fed the same data as training and validation, fit() must report the same loss for both."""
+    rng = np.random.default_rng(0)
+    X, y = small_problem(rng, n=64)
+    Y = mlp.one_hot(y, 4)
+    model = mlp.MLP([5, 8, 4], "relu", rng)
+    history = mlp.fit(model, mlp.softmax_cross_entropy, X.astype(np.float32), Y, X.astype(np.float32), Y, epochs=3,
+                      batch_size=16, lr=1e-2, optimiser="adam", weight_decay=0.0, rng=rng, verbose=False)
+    for entry in history:
+        assert entry["train_loss"] == entry["val_loss"]

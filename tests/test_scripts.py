@@ -39,7 +39,9 @@ def test_01_rejects_mismatched_weights():
 def test_02_same_seed_same_numbers():
     first, second = run_script("02_perceptron.py", "--seed", "4"), run_script("02_perceptron.py", "--seed", "4")
     assert first.returncode == 0 and first.stdout == second.stdout
-    assert "AND 4/4, OR 4/4, XOR 2/4" in first.stdout
+    assert "AND 4/4, OR 4/4, XOR 0/4" in first.stdout
+    assert first.stdout.count("none (p = 0.5)") == 4 and "no boundary line to draw" in first.stdout
+    assert "overshot" in first.stdout and "steps too small" in first.stdout
 
 
 def test_02_refuses_negative_learning_rate():
