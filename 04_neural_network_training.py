@@ -16,8 +16,21 @@ Good practice around that loop:
   at the very end, so its accuracy is an honest estimate for new data.
 * Inputs are standardised, x' = (x - mean) / std, with mean and std from the
   training split only, and stored in the checkpoint so lesson 06 can do the same.
-* Dropout (randomly zeroing hidden units while training) and weight decay (L2,
-  pulling weights towards 0) fight overfitting.
+* Dropout: while training, each hidden unit's output is zeroed with
+  probability p, and the survivors are multiplied by 1 / (1 - p) ("inverted"
+  dropout), so the expected input to the next layer is unchanged. No unit can
+  rely on another being there. At evaluation (``model.eval()``) dropout is
+  off and nothing is rescaled: every unit takes part.
+* Weight decay, decoupled as in lesson 03 (AdamW: w <- w - lr wd w beside the
+  Adam step; weights only, biases stay free). With --optimizer sgd it is the
+  L2 gradient wd * w added before the momentum step.
+* Early stopping: the validation loss is checked after every epoch and the
+  weights of the best epoch are kept, whatever happens after it. (Training
+  runs to the end here, to draw the whole curve; stopping at the first sign of
+  overfitting would save time and give the same weights.)
+* Train and validation loss are measured alike: after each epoch, in eval
+  mode, on the validation split and on as many training examples. (The
+  running mean over the epoch's batches has dropout on and older weights.)
 * Accuracy alone hides which classes fail. For each class k, with the confusion
   matrix C (row = true class, column = predicted class):
       precision_k = C[k,k] / sum_i C[i,k]   (of what we called k, how much was k)
@@ -58,7 +71,7 @@ from common.nets import CHECKPOINT_FORMAT, MLP, evaluate, pick_device, save_chec
 from common.plotting import plt, save_figure, show_or_close
 from common.records import write_record
 
-DEFAULTS = {  # per data set; --help shows them, any flag overrides them
+DEFAULTS = {  # per data set, chosen on validation accuracy; --help shows them, any flag overrides them
     "digits": dict(hidden=[512], epochs=30, batch_size=64, lr=2e-3, dropout=0.3, weight_decay=1e-4),
     "mnist": dict(hidden=[1024, 1024], epochs=20, batch_size=128, lr=1e-3, dropout=0.3, weight_decay=1e-4),
 }
@@ -83,10 +96,9 @@ def make_loader(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, se
     return torch.utils.data.DataLoader(dataset, sampler=batches, batch_size=None)
 
 
-def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress: tqdm) -> float:
-    """One pass over the training data; returns the mean training loss."""
+def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress: tqdm) -> None:
+    """One pass over the training data, one optimiser step per mini-batch."""
     model.train()  # dropout on
-    total, count = 0.0, 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
@@ -98,31 +110,40 @@ def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress
         value = loss.item()
         if not math.isfinite(value):
             raise Diverged(f"the loss became {value} - training stopped, nothing saved. Try a smaller --lr")
-        total, count = total + value * len(y), count + len(y)
         progress.update(len(y))
-        progress.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-    return total / count
+        progress.set_postfix(batch_loss=f"{value:.4f}", refresh=False)
 
 
-def fit(model, data: Dataset, args: argparse.Namespace, device: torch.device) -> tuple[list[dict], dict, int]:
-    """Train for --epochs; return the history, and the weights and number of the lowest-validation-loss epoch."""
-    train_loader = make_loader(data.X_train, data.y_train, args.batch_size, shuffle=True, seed=args.seed)
+def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW (decoupled decay) or SGD with momentum (L2 gradient); weight matrices decay, biases do not."""
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": weight_decay},
+              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    if name == "adam":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+
+
+def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, lr: float, weight_decay: float,
+        seed: int, device: torch.device) -> tuple[list[dict], dict, int]:
+    """Train for ``epochs``; return the history, and the weights and number of the lowest-validation-loss epoch."""
+    train_loader = make_loader(data.X_train, data.y_train, batch_size, shuffle=True, seed=seed)
+    n_val = len(data.X_val)  # the training loss is measured on as many examples as the validation loss
+    train_check = make_loader(data.X_train[:n_val], data.y_train[:n_val], 1024, shuffle=False)
     val_loader = make_loader(data.X_val, data.y_val, 1024, shuffle=False)
     criterion = nn.CrossEntropyLoss()
-    optimizer = (torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-                 if args.optimizer == "adam" else
-                 torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(train_loader))
+    opt = make_optimizer(model, optimizer, lr, weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(train_loader))
     history, best_state, best_epoch, best_loss = [], None, 0, math.inf
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        with tqdm(total=len(data.X_train), desc=f"epoch {epoch}/{args.epochs}", unit="img", leave=False,
+    for epoch in range(1, epochs + 1):
+        with tqdm(total=len(data.X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
                   delay=1) as progress:
-            train_loss = train_epoch(model, train_loader, criterion, optimizer, scheduler, device, progress)
+            train_epoch(model, train_loader, criterion, opt, scheduler, device, progress)
+        train_loss, train_accuracy = evaluate(model, train_check, device)
         val_loss, val_accuracy = evaluate(model, val_loader, device)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                        "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start})
-        # Model selection on the validation split, never on the test split. The loss, not the accuracy:
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                        "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start})
+        # Early stopping, judged on the validation split, never on the test split. The loss, not the accuracy:
         # on a small validation set accuracy moves in coarse steps and ties often.
         if val_loss < best_loss:
             best_state, best_epoch, best_loss = copy.deepcopy(model.state_dict()), epoch, val_loss
@@ -195,7 +216,8 @@ def parse_args() -> argparse.Namespace:
                              ("--batch-size", positive_int, "mini-batch size"),
                              ("--lr", positive_float, "peak learning rate (cosine decay to 0)"),
                              ("--dropout", dropout_rate, "dropout probability after each hidden layer, in [0, 1)"),
-                             ("--weight-decay", non_negative_float, "L2 weight decay")):
+                             ("--weight-decay", non_negative_float,
+                              "weight decay: decoupled (AdamW), or an L2 gradient with sgd")):
         key = flag[2:].replace("-", "_")
         per_set = "; ".join(f"{name} {d[key]}" for name, d in DEFAULTS.items())
         parser.add_argument(flag, type=kind, help=f"{text} (default: {per_set})")
@@ -222,18 +244,22 @@ def main() -> None:
     sizes = [data.n_features, *args.hidden, data.n_classes]
     model = MLP(sizes, args.dropout).to(device)
     print(f"{data.describe()}\n   inputs standardised with the training split's mean {mean:.3f} and std {std:.3f}")
-    print(f"   network {'-'.join(map(str, sizes))} (ReLU, dropout {args.dropout}), "
+    print(f"   network {'-'.join(map(str, sizes))} (ReLU, dropout {args.dropout}, He initialisation), "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, on {device}")
     print(f"   {args.optimizer}, lr {args.lr} with cosine decay, batch {args.batch_size}, "
           f"weight decay {args.weight_decay}, {args.epochs} epochs\n")
 
     try:
-        history, best_state, best_epoch = fit(model, data, args, device)
+        history, best_state, best_epoch = fit(model, data, optimizer=args.optimizer, epochs=args.epochs,
+                                              batch_size=args.batch_size, lr=args.lr,
+                                              weight_decay=args.weight_decay, seed=args.seed, device=device)
     except KeyboardInterrupt:
         raise UserError(f"interrupted: nothing was saved ({args.out} is as it was)") from None
     model.load_state_dict(best_state)
-    print(f"\n   keeping epoch {best_epoch}, the lowest validation loss; "
-          f"{history[-1]['seconds']:.1f} s of training")
+    weight_norm = math.sqrt(sum(float((layer.weight ** 2).sum()) for layer in model.linear_layers()))
+    print(f"\n   keeping epoch {best_epoch} of {args.epochs}, the lowest validation loss (early stopping); "
+          f"{history[-1]['seconds']:.1f} s of training;\n   its weights' norm ||W|| = {weight_norm:.2f} "
+          f"(all layers; weight decay {args.weight_decay} pulls it down)")
 
     test_loader = make_loader(data.X_test, data.y_test, 1024, shuffle=False)
     model.eval()

@@ -31,7 +31,9 @@ class MLP(nn.Module):
     """Linear -> ReLU -> Dropout -> ... -> Linear: lesson 03's network, in PyTorch.
 
     The last layer outputs raw scores (logits); ``nn.CrossEntropyLoss`` applies
-    the softmax, as lesson 03's loss did.
+    the softmax, as lesson 03's loss did. The weights start as in lesson 03:
+    He initialisation, normal with std sqrt(2 / fan_in), and biases at 0.
+    (PyTorch's own default for ``nn.Linear`` is uniform in +-1/sqrt(fan_in).)
     """
 
     def __init__(self, sizes: list[int], dropout: float = 0.0):
@@ -45,6 +47,9 @@ class MLP(nn.Module):
                     layers.append(nn.Dropout(dropout))
         self.net = nn.Sequential(*layers)
         self.sizes, self.dropout = list(sizes), dropout
+        for layer in self.linear_layers():
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

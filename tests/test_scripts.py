@@ -1,5 +1,7 @@
 """Each lesson as a learner runs it: --help, a short headless run, and bad input."""
 
+import re
+
 import pytest
 from conftest import ROOT, assert_one_line_error, run_script
 
@@ -10,12 +12,35 @@ def test_all_ten_lessons_exist():
     assert [s[:2] for s in SCRIPTS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
 
 
+def option_help(help_text: str) -> dict[str, str]:
+    """Each option line of argparse's --help ("  --flag VALUE   text", text maybe on following lines) -> its text."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        match = re.match(r"^  (-\S.*?)(?:\s{2,}(\S.*))?$", line)
+        if match:
+            current = match.group(1)
+            entries[current] = match.group(2) or ""
+        elif current and line.startswith("    ") and line.strip():
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return entries
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_explains_every_flag(script):
     result = run_script(script, "--help")
     assert result.returncode == 0, result.stderr
-    assert "--seed" in result.stdout and "--no-show" in result.stdout
     assert "Lesson" in result.stdout
+    usage = result.stdout.split("\n\n")[0]
+    flags = set(re.findall(r"--[a-z][a-z0-9-]*", usage))
+    assert {"--seed", "--no-show"} <= flags
+    entries = option_help(result.stdout)
+    for flag in flags:
+        texts = [text for names, text in entries.items() if flag in re.findall(r"--[a-z][a-z0-9-]*", names)]
+        assert len(texts) == 1, f"{flag} has no entry of its own in --help"
+        assert len(texts[0].split()) >= 3, f"{flag} is not explained: {texts[0]!r}"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

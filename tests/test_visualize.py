@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_one_line_error, run_script
 from PIL import Image
 
-from common.data import load_digits_dataset
+from common.data import load_digits_dataset, normalisation
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +18,13 @@ def visualize(lesson):
 @pytest.fixture(scope="module")
 def digits():
     return load_digits_dataset(0)
+
+
+def load_digits_standardised():
+    """The digits as 05 prepares them: standardised with the training split's statistics."""
+    data = load_digits_dataset(0)
+    data.standardise(*normalisation(data.X_train))
+    return data
 
 
 def test_history_has_one_finite_entry_per_epoch(visualize, digits):
@@ -57,10 +64,26 @@ def test_moons_draws_decision_boundaries(tmp_path):
     assert (tmp_path / "figures" / "05_decision_boundaries.png").is_file()
 
 
-def test_overfit_demo_prints_the_gap():
-    result = run_script("05_visualize_training.py", "--demo", "overfit", "--epochs", "5")
+def test_overfit_demo_shows_what_it_claims(visualize):
+    """The demo's default settings, seed 0: each effect the lesson describes, asserted on its numbers."""
+    settings = visualize.DEFAULTS["overfit"]
+    results = visualize.compare_regularisers(load_digits_standardised(), subset=100, seed=0, **settings)
+    runs = {name: visualize.summarise(result["history"]) for name, result in results.items()}
+    base, dropout, l2, l1, too_small = runs.values()
+    assert base["train_loss"] < 0.01 and base["val_loss"] > 1.05 * base["lowest_val_loss"]  # memorised, then worse
+    assert l2["val_loss"] < base["val_loss"] and l1["val_loss"] < base["val_loss"]
+    assert dropout["lowest_val_loss"] < base["lowest_val_loss"]
+    l1_result, base_result = results["L1 penalty 1e-4"], results["no regularisation"]
+    assert l1_result["near_zero"] > 0.5 > 0.1 > base_result["near_zero"] and l1_result["exactly_zero"] < 0.01
+    assert results["2 hidden units"]["n_train"] == 1293 and too_small["train_accuracy"] < 0.9
+    assert too_small["train_loss"] > 0.5 and too_small["val_loss"] > 0.5
+
+
+def test_overfit_demo_saves_its_figure(tmp_path):
+    result = run_script("05_visualize_training.py", "--demo", "overfit", "--epochs", "5", out=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "large, no regularisation" in result.stdout and "too small" in result.stdout
+    assert "2 hidden units" in result.stdout and "noise" in result.stdout
+    assert (tmp_path / "figures" / "05_overfitting.png").stat().st_size > 10_000
 
 
 def test_bad_checkpoint_is_one_line(tmp_path):
