@@ -1,8 +1,9 @@
 """Benchmark: the from-scratch NumPy MLP of lesson 03 against PyTorch (CPU) and scikit-learn.
 
 Same architecture, same epochs, same batch size, same data, one run:
-(a) lesson 03's NumPy MLP with its hand-written Adam, (b) PyTorch on the CPU
-with torch.optim.Adam, (c) scikit-learn's MLPClassifier (solver="adam").
+(a) lesson 03's NumPy MLP with its textbook Adam (written as its equations
+read, no speed tricks), (b) PyTorch on the CPU with torch.optim.Adam,
+(c) scikit-learn's MLPClassifier (solver="adam").
 It also measures this machine's float32 matrix-multiply peak, and reports for
 each: wall seconds, training samples per second (from the median epoch),
 test accuracy and FLOP efficiency - the GFLOP/s achieved by the training
