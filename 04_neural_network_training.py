@@ -26,8 +26,8 @@ Good practice around that loop:
   L2 gradient wd * w added before the momentum step.
 * Early stopping: the validation loss is checked after every epoch and the
   weights of the best epoch are kept, whatever happens after it. (Training
-  runs to the end here, to draw the whole curve; stopping at the first sign of
-  overfitting would save time and give the same weights.)
+  runs to the end here, to draw the whole curve; stopping once the validation
+  loss has not improved for a few epochs would save that time.)
 * Train and validation loss are measured alike: after each epoch, in eval
   mode, on the validation split and on as many training examples. (The
   running mean over the epoch's batches has dropout on and older weights.)
