@@ -1,7 +1,8 @@
-"""The PyTorch side of the series: the MLP of lessons 04-06 and its checkpoint on disk.
+"""The PyTorch side of the series: the networks of lessons 04-06 and their checkpoint on disk.
 
-04 trains it, 05 watches it train, 06 rebuilds it from the checkpoint, so all
-three use this one definition. A checkpoint is a plain dictionary of tensors,
+04 trains them (the MLP, or with --model cnn the convolutional network), 05
+watches the MLP train and reads 04's checkpoints, 06 rebuilds either from its
+checkpoint, so all three use these definitions. A checkpoint is a plain dictionary of tensors,
 numbers, strings and lists - nothing else - so it can be loaded with
 ``torch.load(..., weights_only=True)``, which refuses any pickled object
 instead of running code hidden in it.
@@ -9,6 +10,7 @@ instead of running code hidden in it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,8 @@ from torch import nn
 from common import MODELS_DIR, UserError
 from common.records import atomic_write
 
-CHECKPOINT_FORMAT = "nn-tutorial-mlp/1"
+CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # architecture["kind"] says "mlp" or "cnn"
+LEGACY_FORMATS = ("nn-tutorial-mlp/1",)  # written before the CNN existed: always an MLP, no "kind"
 CHECKPOINT_KEYS = ("format", "state_dict", "architecture", "normalisation", "class_names", "dataset",
                    "input_shape", "hyperparameters", "history", "test_metrics")
 
@@ -56,6 +59,77 @@ class MLP(nn.Module):
 
     def linear_layers(self) -> list[nn.Linear]:
         return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def architecture(self) -> dict:
+        return {"kind": "mlp", "sizes": self.sizes, "dropout": self.dropout, "activation": "relu"}
+
+    def describe(self) -> str:
+        return f"MLP {'-'.join(map(str, self.sizes))}"
+
+
+def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    """Convolution -> batch norm -> ReLU -> 2x2 max pooling: (B, c_in, H, W) -> (B, c_out, H/2, W/2)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),  # padding keeps H x W; BN has the bias
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class CNN(nn.Module):
+    """Two convolution blocks and one linear layer: a network that looks for local shapes.
+
+    Each block slides small learned filters (kernel x kernel pixels) over the
+    image, so a filter that finds a stroke finds it anywhere, then halves the
+    resolution by keeping the largest response in each 2x2 square. Batch norm
+    rescales each channel to mean 0 and variance 1 over the mini-batch (then by
+    a learned scale and shift), which lets a larger learning rate train it fast;
+    in eval mode it uses the running averages seen in training instead.
+    """
+
+    def __init__(self, input_shape: list[int], n_classes: int, channels: list[int], kernel: int = 5,
+                 dropout: float = 0.0):
+        super().__init__()
+        (height, width), (c1, c2) = input_shape, channels
+        self.features = nn.Sequential(conv_block(1, c1, kernel), conv_block(c1, c2, kernel))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c2 * (height // 4) * (width // 4), n_classes),
+        )
+        self.input_shape, self.n_classes = list(input_shape), n_classes
+        self.channels, self.kernel, self.dropout = list(channels), kernel, dropout
+        for module in self.modules():  # He initialisation, as for the MLP
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(self.classifier[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(len(x), 1, *self.input_shape)  # (B, H*W) -> (B, 1, H, W): one grey channel
+        x = self.features(x)  # (B, C2, H/4, W/4)
+        return self.classifier(x)  # (B, n_classes) logits
+
+    def architecture(self) -> dict:
+        return {"kind": "cnn", "input_shape": self.input_shape, "n_classes": self.n_classes,
+                "channels": self.channels, "kernel": self.kernel, "dropout": self.dropout}
+
+    def describe(self) -> str:
+        h, w = self.input_shape
+        c1, c2 = self.channels
+        k = self.kernel
+        return f"CNN {h}x{w} -> conv{k}x{k} {c1} -> pool -> conv{k}x{k} {c2} -> pool -> linear {self.n_classes}"
+
+
+def use_cpu_cores() -> int:
+    """One PyTorch thread per core this process may use; return that number.
+
+    PyTorch counts the machine's cores, but a container or ``taskset`` may
+    allow fewer, and more threads than cores make every matrix product wait.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), usable)))
+    return torch.get_num_threads()
 
 
 def pick_device(name: str) -> torch.device:
@@ -99,12 +173,13 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
 
 
 def newest_checkpoint(folder: Path = MODELS_DIR) -> Path | None:
-    candidates = sorted(Path(folder).glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    """The most recent checkpoint of lesson 04 (08's language models live in the same folder)."""
+    candidates = sorted(Path(folder).glob("04_*.pt"), key=lambda p: p.stat().st_mtime)
     return candidates[-1] if candidates else None
 
 
-def safe_torch_load(path: Path, fmt: str, writer: str) -> dict:
-    """Load a checkpoint without unpickling objects and check its ``format`` is ``fmt``."""
+def safe_torch_load(path: Path, fmt: str | tuple[str, ...], writer: str) -> dict:
+    """Load a checkpoint without unpickling objects and check its ``format`` is ``fmt`` (or one of them)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -117,27 +192,34 @@ def safe_torch_load(path: Path, fmt: str, writer: str) -> dict:
         elif "WeightsUnpickler error" in reason:  # torch's long message for bytes that are no checkpoint at all
             reason = "its bytes are not a PyTorch checkpoint"
         raise CheckpointError(f"{path}: not a usable checkpoint ({reason[:200]})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != fmt:
+    formats = (fmt,) if isinstance(fmt, str) else fmt
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") not in formats:
         raise CheckpointError(f"{path}: not a checkpoint written by {writer}")
     return checkpoint
 
 
 def load_checkpoint(path: Path) -> dict:
     """Load a checkpoint of 04 safely (no unpickling of objects) and check it is complete."""
-    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "04_neural_network_training.py")
+    checkpoint = safe_torch_load(path, (CHECKPOINT_FORMAT, *LEGACY_FORMATS), "04_neural_network_training.py")
     missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return checkpoint
 
 
-def build_model(checkpoint: dict) -> MLP:
+def build_model(checkpoint: dict) -> MLP | CNN:
     """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
     arch = checkpoint["architecture"]
-    model = MLP(arch["sizes"], arch.get("dropout", 0.0))
+    kind = arch.get("kind", "mlp")  # older checkpoints hold only MLPs and do not say so
     try:
+        if kind == "mlp":
+            model = MLP(arch["sizes"], arch.get("dropout", 0.0))
+        elif kind == "cnn":
+            model = CNN(arch["input_shape"], arch["n_classes"], arch["channels"], arch["kernel"], arch["dropout"])
+        else:
+            raise CheckpointError(f"unknown architecture kind {kind!r} (this version knows mlp and cnn)")
         model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, KeyError, TypeError) as error:
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
         detail = " ".join(str(error).split())[:160]  # torch's message spans lines: keep ours to one
-        raise CheckpointError(f"weights do not fit the architecture {arch['sizes']} ({detail})") from None
+        raise CheckpointError(f"weights do not fit the architecture {arch} ({detail})") from None
     return model.eval()

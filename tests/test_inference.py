@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, run_script
+from matplotlib.backend_bases import KeyEvent, MouseEvent
 from PIL import Image, ImageDraw
 
 from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
@@ -103,3 +104,65 @@ def test_bad_inputs_are_one_line(tmp_path, checkpoint_path):
     ]
     for args, message in cases:
         assert_one_line_error(run_script("06_neural_network_inference.py", *args), message)
+
+
+@pytest.fixture(scope="module")
+def cnn_checkpoint_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "cnn.pt"
+    result = run_script("04_neural_network_training.py", "--model", "cnn", "--epochs", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def mouse(pad, name: str, row: float, col: float, button: int = 1) -> None:
+    """Send the canvas a mouse event at (row, col) of the drawing, as a real mouse would."""
+
+    x, y = pad.ax_pad.transData.transform((col, row))
+    pad.fig.canvas.callbacks.process(name, MouseEvent(name, pad.fig.canvas, x, y, button=button))
+
+
+def stroke(pad, points: list[tuple[float, float]], button: int = 1) -> None:
+    mouse(pad, "button_press_event", *points[0], button=button)
+    for point in points[1:]:
+        mouse(pad, "motion_notify_event", *point, button=button)
+    mouse(pad, "button_release_event", *points[-1], button=button)
+
+
+@pytest.mark.parametrize("which", ["checkpoint_path", "cnn_checkpoint_path"], ids=["mlp", "cnn"])
+def test_drawing_pad_turns_strokes_into_ink_and_predictions(inference, request, which, capsys):
+    from common.nets import build_model, load_checkpoint, predict_proba
+
+    checkpoint = load_checkpoint(request.getfixturevalue(which))
+    model = build_model(checkpoint)
+    pad = inference.DrawingPad(model, checkpoint)
+    mouse(pad, "motion_notify_event", 100, 100)  # moving without a button pressed draws nothing
+    assert pad.ink.sum() == 0 and pad.probabilities.sum() == 0
+
+    stroke(pad, [(30, 100), (170, 100)])  # one fast drag: a vertical line, painted in full between two events
+    assert pad.ink[30:171, 100].min() == 1 and pad.ink[:, :80].sum() == 0 and pad.ink[:15].sum() == 0
+    # The same preprocessing as an --image file, the same network: the bars show exactly its answer.
+    seen = inference.preprocess(1.0 - pad.ink, checkpoint["dataset"])
+    expected = predict_proba(model, inference.standardise(seen.reshape(1, -1), checkpoint))[0]
+    np.testing.assert_allclose(pad.probabilities, expected, rtol=1e-6)
+    np.testing.assert_array_equal(pad.seen_image.get_array(), seen)
+    assert [bar.get_height() for bar in pad.bars] == pytest.approx(list(expected))
+    best = checkpoint["class_names"][int(expected.argmax())]
+    assert pad.ax_bars.get_title().startswith(f"the network reads {best} (")
+    assert "stroke 1:" in capsys.readouterr().out
+
+    stroke(pad, [(30, 60), (30, 140)])  # a bar on top: the drawing and the answer change
+    assert pad.ink[30, 60:141].min() == 1
+    assert not np.allclose(pad.probabilities, expected)
+
+    stroke(pad, [(100, 90), (100, 110)], button=3)  # the right button erases
+    assert pad.ink[100, 90:111].max() == 0 and pad.ink[50, 100] == 1
+
+    key = KeyEvent("key_press_event", pad.fig.canvas, "c")
+    pad.fig.canvas.callbacks.process("key_press_event", key)
+    assert pad.ink.sum() == 0 and pad.probabilities.sum() == 0 and pad.ax_bars.get_title() == "draw a digit"
+    assert pad.seen_image.get_array().sum() == 0
+
+
+def test_draw_without_a_display_is_one_line(checkpoint_path):
+    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--draw")
+    assert_one_line_error(result, "--draw needs a window")

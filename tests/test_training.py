@@ -8,7 +8,8 @@ import torch
 from conftest import assert_one_line_error, run_script
 from sklearn import metrics as skm
 
-from common.nets import CHECKPOINT_FORMAT, MLP, CheckpointError, build_model, load_checkpoint, save_checkpoint
+from common.nets import (CHECKPOINT_FORMAT, CNN, MLP, CheckpointError, build_model, load_checkpoint,
+                         save_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -32,27 +33,97 @@ def test_metrics_equal_sklearn(training):
     assert report["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
 
 
-def small_checkpoint(model: MLP, **extra) -> dict:
-    return {"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(),
-            "architecture": {"sizes": model.sizes, "dropout": model.dropout},
+def small_checkpoint(model: MLP | CNN, fmt: str = CHECKPOINT_FORMAT, **extra) -> dict:
+    return {"format": fmt, "state_dict": model.state_dict(), "architecture": model.architecture(),
             "normalisation": {"mean": 0.0, "std": 1.0},
             "class_names": ["0", "1", "2"], "dataset": "digits", "input_shape": [2, 2],
             "hyperparameters": {"seed": 0}, "history": [], "test_metrics": {"accuracy": 0.5}, **extra}
 
 
-def test_checkpoint_round_trip_gives_same_predictions(tmp_path):
+@pytest.mark.parametrize("make, n_features", [(lambda: MLP([4, 8, 3], dropout=0.2), 4),
+                                              (lambda: CNN([4, 4], 3, [4, 5], kernel=3, dropout=0.2), 16)],
+                         ids=["mlp", "cnn"])
+def test_checkpoint_round_trip_gives_same_predictions(tmp_path, make, n_features):
     torch.manual_seed(0)
-    model = MLP([4, 8, 3], dropout=0.2)
+    model = make()
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
-    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
-    for _ in range(5):  # a few real training steps, so the weights are not the initial ones
+    x, y = torch.randn(32, n_features), torch.randint(0, 3, (32,))
+    for _ in range(5):  # a few real training steps: weights and batch norm's running statistics move
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
     save_checkpoint(tmp_path / "m.pt", small_checkpoint(model))
     restored = build_model(load_checkpoint(tmp_path / "m.pt"))
+    assert type(restored) is type(model) and restored.architecture() == model.architecture()
     model.eval()
     assert torch.equal(model(x), restored(x))
+
+
+def test_checkpoints_from_before_the_cnn_still_load(tmp_path):
+    """Format "nn-tutorial-mlp/1": the architecture has no "kind" and is always an MLP."""
+    model = MLP([4, 8, 3]).eval()
+    legacy = small_checkpoint(model, fmt="nn-tutorial-mlp/1")
+    legacy["architecture"] = {"sizes": [4, 8, 3], "dropout": 0.0, "activation": "relu"}
+    save_checkpoint(tmp_path / "old.pt", legacy)
+    restored = build_model(load_checkpoint(tmp_path / "old.pt"))
+    x = torch.randn(5, 4)
+    assert isinstance(restored, MLP) and torch.equal(model(x), restored(x))
+
+
+def test_unknown_architecture_kind_is_refused(tmp_path):
+    checkpoint = small_checkpoint(MLP([4, 3]))
+    checkpoint["architecture"]["kind"] = "transformer"
+    with pytest.raises(CheckpointError, match="unknown architecture kind"):
+        build_model(checkpoint)
+
+
+def test_multiply_adds_counted_by_hand(training):
+    cpu = torch.device("cpu")
+    assert training.multiply_adds(MLP([64, 32, 10]), 64, cpu) == 64 * 32 + 32 * 10
+    # 8x8 image: conv 1->4 (5x5) at 8x8 positions, pool to 4x4, conv 4->8 at 4x4, pool to 2x2, linear 32->10
+    cnn = CNN([8, 8], 10, [4, 8], kernel=5)
+    assert training.multiply_adds(cnn, 64, cpu) == 4 * 25 * 64 + 8 * 4 * 25 * 16 + 8 * 2 * 2 * 10
+
+
+def bar_images(n: int, blank: float) -> torch.Tensor:
+    """n copies of an upright bar, centred in a 28x28 image of ``blank`` pixels, flattened."""
+    images = torch.full((n, 28, 28), blank)
+    images[:, 8:20, 12:16] = 2.0
+    return images.view(n, -1)
+
+
+def ink_moments(images: torch.Tensor, blank: float) -> tuple[torch.Tensor, ...]:
+    """Per image: the ink's total, its centre (row, col) relative to the image centre, and its tilt in degrees."""
+    ink = images.view(-1, 28, 28) - blank
+    rows, cols = torch.arange(28.0).view(28, 1) - 13.5, torch.arange(28.0) - 13.5
+    mass = ink.sum((1, 2))
+    r, c = (ink * rows).sum((1, 2)) / mass, (ink * cols).sum((1, 2)) / mass
+    rr, cc, rc = (((ink * a * b).sum((1, 2)) / mass) for a, b in ((rows, rows), (cols, cols), (rows, cols)))
+    tilt = 0.5 * torch.atan2(2 * (rc - r * c), (rr - r * r) - (cc - c * c))  # long axis vs. the vertical
+    return mass, r, c, tilt.rad2deg()
+
+
+def test_augment_shifts_without_turning(training):
+    torch.manual_seed(0)
+    blank = -0.4  # a standardised empty pixel is negative
+    images = bar_images(300, blank)
+    assert torch.equal(training.augment(images, (28, 28), 0.0, 0.0, blank), images)  # no jitter asked: unchanged
+    moved = training.augment(images, (28, 28), max_shift=2.0, max_degrees=0.0, blank=blank)
+    mass, r, c, tilt = ink_moments(moved, blank)
+    assert torch.allclose(mass, ink_moments(images, blank)[0])  # moved, never cut or smeared away
+    assert torch.allclose(moved.view(-1, 28, 28)[:, 0], torch.tensor(blank))  # pixels moved in are blank
+    assert r.abs().max() <= 2.0 + 1e-4 and c.abs().max() <= 2.0 + 1e-4  # at most --shift pixels each way
+    assert r.min() < -1.5 and r.max() > 1.5 and c.min() < -1.5 and c.max() > 1.5  # both ways, all sizes
+    assert tilt.abs().max() < 1e-3
+
+
+def test_augment_turns_without_shifting(training):
+    torch.manual_seed(0)
+    blank = -0.4
+    turned = training.augment(bar_images(300, blank), (28, 28), max_shift=0.0, max_degrees=10.0, blank=blank)
+    _, r, c, tilt = ink_moments(turned, blank)
+    assert r.abs().max() < 0.05 and c.abs().max() < 0.05  # turned about the image centre
+    assert tilt.abs().max() <= 10.5 and tilt.min() < -7 and tilt.max() > 7  # up to --rotate degrees, both ways
 
 
 def test_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
@@ -100,14 +171,20 @@ def test_foreign_and_truncated_files_are_refused(tmp_path):
             load_checkpoint(tmp_path / name)
 
 
-def test_training_run_writes_checkpoint_and_record(tmp_path, lesson):
+@pytest.mark.parametrize("flags, architecture", [
+    (["--hidden", "32", "--lr", "0.01"], {"kind": "mlp", "sizes": [64, 32, 10]}),
+    (["--model", "cnn", "--channels", "8", "16", "--lr", "0.01", "--shift", "0.5", "--rotate", "5"],
+     {"kind": "cnn", "channels": [8, 16], "kernel": 5, "input_shape": [8, 8]}),
+], ids=["mlp", "cnn"])
+def test_training_run_writes_checkpoint_and_record(tmp_path, flags, architecture):
     out = tmp_path / "run.pt"
-    result = run_script("04_neural_network_training.py", "--epochs", "2", "--hidden", "32", "--lr", "0.01",
-                        "--out", str(out))
+    result = run_script("04_neural_network_training.py", "--epochs", "2", *flags, "--out", str(out), out=tmp_path)
     assert result.returncode == 0, result.stderr
     checkpoint = load_checkpoint(out)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["dataset"] == "digits" and record["layer_sizes"] == [64, 32, 10]
+    assert record["dataset"] == "digits" and record["architecture"].items() >= architecture.items()
+    assert checkpoint["architecture"] == record["architecture"]
+    assert record["parameters"] == sum(p.numel() for p in build_model(checkpoint).parameters())
     assert [h["epoch"] for h in record["history"]] == [1, 2]
     assert set(record["history"][0]) >= {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}
     # The stored accuracy is what the stored model really scores on the test split.
