@@ -24,10 +24,15 @@ Two networks go through that same loop (--model):
   Max pooling then keeps the strongest response in each 2x2 square: the image
   halves, a shape moved by a pixel gives nearly the same output, and the
   second block's filters each see a 14x14 patch of the digit, so they can
-  respond to parts of digits built from the first block's strokes. The result
-  has far fewer parameters than the MLP (the script prints both) and makes
-  better use of them - but each weight is used at every position, so it does
-  more arithmetic per image and trains slower on a CPU (printed too).
+  respond to parts of digits built from the first block's strokes. After each
+  convolution, batch norm rescales every channel to mean 0 and variance 1 over
+  the mini-batch (then by a learned scale and shift), which keeps the signal
+  in range and lets a larger learning rate train it fast; in eval mode it uses
+  averages kept during training instead, so one image's answer never depends
+  on the others in its batch. The result has far fewer parameters than the
+  MLP (the script prints both) and makes better use of them - but each weight
+  is used at every position, so it does more arithmetic per image and trains
+  slower on a CPU (printed too).
 
 Good practice around that loop:
 * Three splits. The network learns from the training split; the validation
@@ -64,7 +69,7 @@ Good practice around that loop:
       F1_k        = 2 precision_k recall_k / (precision_k + recall_k)
 
 Run it:  python 04_neural_network_training.py                       (8x8 digits, a few seconds)
-         python 04_neural_network_training.py --dataset mnist --data-dir data/mnist              (~1 min)
+         python 04_neural_network_training.py --dataset mnist --data-dir data/mnist              (< 1 min)
          python 04_neural_network_training.py --dataset mnist --data-dir data/mnist --model cnn  (~3 min)
 """
 

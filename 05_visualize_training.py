@@ -76,7 +76,7 @@ from common.cli import (
     seed_everything,
 )
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import MLP, load_checkpoint, predict_proba
+from common.nets import CNN, MLP, build_model, load_checkpoint, predict_proba
 from common.plotting import interactive, plot_decision_boundary, plt, save_figure, show_or_close
 from common.records import read_record
 
@@ -467,11 +467,25 @@ def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, 
     explain_regularisers(results, len(data.X_val))
     save_figure(plot_regularisers(results, data.name), "05_overfitting")
 
+def first_layer_pictures(model: MLP | CNN, input_shape: list[int]) -> tuple[np.ndarray, str]:
+    """What the first layer looks for, as pictures: a CNN's filters, or an MLP unit's weight for each pixel."""
+    if isinstance(model, CNN):
+        filters = model.features[0][0].weight.detach()[:, 0].numpy()  # (C1, k, k): one grey input channel
+        return filters[:16], (f"{min(16, len(filters))} of the CNN's first-layer filters ({len(filters)} in all, "
+                              f"{model.kernel}x{model.kernel} pixels each)")
+    weights = model.linear_layers()[0].weight.detach().numpy()  # (hidden, pixels)
+    return weights[:16].reshape(-1, *input_shape), f"the weights of {min(16, len(weights))} of the MLP's " \
+                                                   f"{len(weights)} first-layer units, one per pixel"
+
+
 def plot_saved_history(path: Path) -> None:
-    """Curves of an earlier run, from a 04 checkpoint or any JSON record (03 or 04)."""
+    """Curves of an earlier run, from a 04 checkpoint or any JSON record (03 or 04); a checkpoint's first layer."""
+    model = None
     if path.suffix == ".pt":
         checkpoint = load_checkpoint(path)
+        model = build_model(checkpoint)  # an MLP or a CNN, whichever the checkpoint describes
         history, name = checkpoint["history"], f"{checkpoint['dataset']} "
+        print(f"{path}: {model.describe()}, {sum(p.numel() for p in model.parameters()):,} parameters")
     else:
         record = read_record(path)
         history, name = record["history"], f"{record['dataset']} "
@@ -479,10 +493,19 @@ def plot_saved_history(path: Path) -> None:
     print(f"{path}: {len(history)} epochs; best validation accuracy {best['val_accuracy']:.2%} "
           f"at epoch {best['epoch']}; final train loss {history[-1]['train_loss']:.4f}, "
           f"val loss {history[-1]['val_loss']:.4f}")
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    draw_curves(ax_loss, ax_acc, history, title=name)
+    fig = plt.figure(figsize=(16 if model else 11, 4.2), layout="constrained")
+    curves, pictures = fig.subfigures(1, 2, width_ratios=[2.3, 1]) if model else (fig, None)
+    draw_curves(*curves.subplots(1, 2), history, title=name)
+    if pictures is not None:
+        images, what = first_layer_pictures(model, checkpoint["input_shape"])
+        side = int(np.ceil(np.sqrt(len(images))))
+        limit = np.abs(images).max()
+        for ax in pictures.subplots(side, side).ravel():
+            ax.axis("off")
+        for ax, image in zip(pictures.axes, images):
+            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        pictures.suptitle(f"{what}\n(red: positive weight, blue: negative)", fontsize=9)
     fig.suptitle(f"History of {path.name}")
-    fig.tight_layout()
     save_figure(fig, f"05_history_{path.stem}")
 
 
@@ -492,7 +515,7 @@ def main() -> None:
                         help="digits (images: weights shown as pictures) or moons (2-D: decision boundaries)")
     parser.add_argument("--demo", choices=["overfit"], help="compare regularisers on a small subset, and a too-small network")
     parser.add_argument("--checkpoint", type=Path,
-                        help="plot the history of a saved run (.pt from 04 or a .json record)")
+                        help="plot the history of a saved run (.pt from 04, MLP or CNN, or a .json record)")
     for flag, kind, text in (("--epochs", positive_int, "epochs"), ("--lr", positive_float, "Adam learning rate")):
         per_mode = "; ".join(f"{mode} {d[flag[2:]]}" for mode, d in DEFAULTS.items())
         parser.add_argument(flag, type=kind, help=f"{text} (default: {per_mode})")

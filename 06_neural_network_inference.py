@@ -244,14 +244,15 @@ class DrawingPad:
             1, 3, figsize=(12, 4.4), width_ratios=[2, 1, 2.2])
         self.pad_image = self.ax_pad.imshow(1.0 - self.ink, cmap="gray", vmin=0, vmax=1)
         self.ax_pad.set_title("draw here (left: ink, right: erase, c: clear)", fontsize=10)
-        self.seen_image = self.ax_seen.imshow(np.zeros(self.shape), cmap="gray_r", vmin=0, vmax=1)
+        self.seen_image = self.ax_seen.imshow(np.zeros(self.shape), cmap="gray_r", vmin=0, vmax=1,
+                                              interpolation="nearest")  # every pixel the network gets, as is
         self.ax_seen.set_title(f"as the network sees it ({self.shape[0]}x{self.shape[1]})", fontsize=10)
         for ax in (self.ax_pad, self.ax_seen):
             ax.set(xticks=[], yticks=[])
             ax.grid(False)
         self.bars = self.ax_bars.bar(self.names, np.zeros(len(self.names)), color="C0")
         self.ax_bars.set(ylim=(0, 1.05), xlabel="class", ylabel="probability", title="draw a digit")
-        self.fig.subplots_adjust(left=0.03, right=0.98, bottom=0.2, top=0.88, wspace=0.15)
+        self.fig.subplots_adjust(left=0.03, right=0.98, bottom=0.2, top=0.88, wspace=0.3)
         self.clear_button = Button(self.fig.add_axes((0.03, 0.04, 0.1, 0.08)), "clear")
         self.clear_button.on_clicked(lambda _: self.clear())
         canvas = self.fig.canvas
@@ -287,6 +288,7 @@ class DrawingPad:
 
     def clear(self) -> None:
         self.ink[:] = 0.0
+        self.strokes = 0
         self.pad_image.set_data(1.0 - self.ink)
         self.read()
 

@@ -19,29 +19,17 @@ Not a test: run it by hand (and CI runs --quick on the bundled digits).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from lessons import load_lesson  # also puts the repository root on sys.path
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common.cli import positive_int, run  # noqa: E402
-from common.data import MNIST_DIR, load_dataset, normalisation  # noqa: E402
-
-
-def load_lesson_03():
-    """The benchmark measures lesson 03's own code, so it imports the lesson file (a name starting with a digit)."""
-    spec = importlib.util.spec_from_file_location("lesson03", ROOT / "03_multilayer_perceptron.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from common.cli import positive_int, run
+from common.data import MNIST_DIR, load_dataset, normalisation
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -175,7 +163,7 @@ def main() -> None:
     peak = matmul_peak_gflops()
     print(f"measured float32 matmul peak (NumPy, 2048x2048): {peak:.1f} GFLOP/s")
 
-    runs = {"NumPy (lesson 03)": NumpyRun(load_lesson_03(), data, sizes, cfg),
+    runs = {"NumPy (lesson 03)": NumpyRun(load_lesson("03_multilayer_perceptron"), data, sizes, cfg),
             "PyTorch CPU": TorchRun(data, sizes, cfg),
             "scikit-learn": SklearnRun(data, sizes, cfg)}
     # This machine's speed drifts over minutes (shared cores), so the three take turns epoch by epoch:

@@ -81,11 +81,9 @@ class CNN(nn.Module):
     """Two convolution blocks and one linear layer: a network that looks for local shapes.
 
     Each block slides small learned filters (kernel x kernel pixels) over the
-    image, so a filter that finds a stroke finds it anywhere, then halves the
-    resolution by keeping the largest response in each 2x2 square. Batch norm
-    rescales each channel to mean 0 and variance 1 over the mini-batch (then by
-    a learned scale and shift), which lets a larger learning rate train it fast;
-    in eval mode it uses the running averages seen in training instead.
+    image, so a filter that finds a stroke finds it anywhere, normalises each
+    channel (batch norm), and halves the resolution by keeping the largest
+    response in each 2x2 square. Lesson 04's docstring explains each step.
     """
 
     def __init__(self, input_shape: list[int], n_classes: int, channels: list[int], kernel: int = 5,

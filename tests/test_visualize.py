@@ -91,3 +91,25 @@ def test_bad_checkpoint_is_one_line(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     for name, message in (("nope.pt", "no such"), ("bad.pt", "bad.pt"), ("bad.json", "bad.json")):
         assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(tmp_path / name)), message)
+
+
+@pytest.mark.parametrize("model, pictures", [("mlp", "first-layer units"), ("cnn", "first-layer filters")])
+def test_checkpoint_of_either_kind_is_rebuilt_and_its_first_layer_drawn(tmp_path, visualize, model, pictures):
+    from common.nets import build_model, load_checkpoint
+
+    checkpoint = tmp_path / f"{model}.pt"
+    flags = ["--hidden", "16"] if model == "mlp" else ["--channels", "6", "8"]
+    result = run_script("04_neural_network_training.py", "--model", model, "--epochs", "2", *flags,
+                        "--out", str(checkpoint), out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run_script("05_visualize_training.py", "--checkpoint", str(checkpoint), out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{model.upper()} " in result.stdout and "2 epochs" in result.stdout
+    assert (tmp_path / "figures" / f"05_history_{model}.png").stat().st_size > 20_000
+
+    network = build_model(load_checkpoint(checkpoint))
+    images, title = visualize.first_layer_pictures(network, [8, 8])
+    expected = (6, 5, 5) if model == "cnn" else (16, 8, 8)  # all 6 filters; 16 of the MLP's 16 units
+    assert images.shape == expected and pictures in title
+    first = network.features[0][0].weight[:, 0] if model == "cnn" else network.linear_layers()[0].weight.view(-1, 8, 8)
+    np.testing.assert_array_equal(images, first.detach().numpy()[:16])
