@@ -46,10 +46,15 @@ With a display the dashboard updates live while the network trains; without
 one (CI, SSH) the same frames become an animated GIF beside the PNGs (drawn with
 matplotlib, assembled by Pillow).
 
+``--checkpoint`` looks back at a run of lesson 04: its curves, and the network
+rebuilt from the checkpoint with its first layer drawn as pictures. For an MLP
+that is each unit's weight for every pixel of the image; for the CNN of
+``04 --model cnn`` it is its small filters, each one looking for a local shape.
+
 Run it:  python 05_visualize_training.py                 (digits, ~10 s, live or GIF)
          python 05_visualize_training.py --dataset moons  (decision boundary epoch by epoch)
          python 05_visualize_training.py --demo overfit
-         python 05_visualize_training.py --checkpoint models/04_mlp_digits.pt
+         python 05_visualize_training.py --checkpoint models/04_mlp_digits.pt   (or models/04_cnn_mnist.pt)
 """
 
 from __future__ import annotations

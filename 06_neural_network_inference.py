@@ -49,6 +49,7 @@ from common.nets import build_model, load_checkpoint, newest_checkpoint, predict
 from common.plotting import interactive, plt, save_figure, show_or_close
 
 TRAIN_COMMAND = "python 04_neural_network_training.py"
+FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}  # matplotlib's, without windows
 
 
 def read_grayscale(path: Path) -> np.ndarray:
@@ -232,7 +233,7 @@ class DrawingPad:
     on white paper, like a scan of a sheet, and goes through ``preprocess`` exactly as an --image file does.
     """
 
-    SIZE, PEN = 200, 9  # canvas and pen radius in pixels: strokes as thick, relative to the digit, as MNIST's
+    SIZE, PEN = 200, 9  # canvas and pen radius in pixels: a digit's strokes about as thick as MNIST's
 
     def __init__(self, model, checkpoint: dict):
         self.model, self.checkpoint = model, checkpoint
@@ -323,7 +324,8 @@ def main() -> None:
     add_mnist_arguments(parser)  # an MNIST checkpoint needs the MNIST test images
     args = parser.parse_args()
     seed_everything(args.seed)
-    if args.draw and not interactive(args.no_show):
+    # A display that no GUI toolkit can open leaves matplotlib on a file-only backend: no window either.
+    if args.draw and (not interactive(args.no_show) or plt.get_backend().lower() in FILE_ONLY_BACKENDS):
         raise UserError("--draw needs a window to draw in: run it on a desktop with a display, without --no-show")
 
     path = args.checkpoint or newest_checkpoint()

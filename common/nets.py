@@ -2,8 +2,8 @@
 
 04 trains them (the MLP, or with --model cnn the convolutional network), 05
 watches the MLP train and reads 04's checkpoints, 06 rebuilds either from its
-checkpoint, so all three use these definitions. A checkpoint is a plain dictionary of tensors,
-numbers, strings and lists - nothing else - so it can be loaded with
+checkpoint, so all three use these definitions. A checkpoint is a plain
+dictionary of tensors, numbers, strings and lists - nothing else - so it can be loaded with
 ``torch.load(..., weights_only=True)``, which refuses any pickled object
 instead of running code hidden in it.
 """

@@ -166,3 +166,16 @@ def test_drawing_pad_turns_strokes_into_ink_and_predictions(inference, request, 
 def test_draw_without_a_display_is_one_line(checkpoint_path):
     result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--draw")
     assert_one_line_error(result, "--draw needs a window")
+
+
+def test_draw_on_a_display_no_toolkit_can_open_is_one_line(inference, checkpoint_path, monkeypatch, capsys,
+                                                           tmp_path):
+    """DISPLAY is set but nothing answers: matplotlib falls back to Agg, which has no window to draw in."""
+    monkeypatch.setattr(inference, "interactive", lambda no_show: True)  # as if a display were there
+    monkeypatch.setattr("common.plotting.FIGURES_DIR", tmp_path)  # should it get as far as saving a figure
+    monkeypatch.setattr("sys.argv", ["06_neural_network_inference.py", "--draw", "--checkpoint", str(checkpoint_path)])
+    assert inference.plt.get_backend().lower() == "agg"
+    with pytest.raises(SystemExit) as exit_info:
+        inference.run(inference.main)
+    assert exit_info.value.code != 0
+    assert "--draw needs a window" in capsys.readouterr().err
