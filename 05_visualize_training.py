@@ -301,15 +301,23 @@ def plot_weights(recorder: TrainingRecorder, image_shape) -> plt.Figure:
     if right is not None:
         learned = recorder.snapshots[epochs[-1]][0] - recorder.snapshots[0][0]
         side = int(min(4, np.sqrt(len(learned))))
-        limit = np.abs(learned[:side * side]).max()
-        for unit, ax in enumerate(right.subplots(side, side).ravel()):
-            ax.imshow(learned[unit].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        draw_weight_pictures(right, learned[:side * side].reshape(-1, *image_shape))
+        for unit, ax in enumerate(right.axes):
             ax.set_title(f"unit {unit + 1}", fontsize=8)
-            ax.axis("off")
         right.suptitle(f"what training added to the first-layer weights of {side * side} hidden units,\n"
                        f"W(epoch {epochs[-1]}) - W(epoch 0) (red: the pixel now excites the unit more, "
                        "blue: less)", fontsize=10)
     return fig
+
+
+def draw_weight_pictures(panel, images: np.ndarray) -> None:
+    """Weights as pictures in a square grid, on one colour scale centred on 0 (red positive, blue negative)."""
+    side = int(np.ceil(np.sqrt(len(images))))
+    limit = np.abs(images).max()
+    for ax in panel.subplots(side, side).ravel():
+        ax.axis("off")
+    for ax, image in zip(panel.axes, images):
+        ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
 
 
 def plot_boundaries(recorder_model: MLP, states: dict[int, dict], data: Dataset) -> plt.Figure:
@@ -503,12 +511,7 @@ def plot_saved_history(path: Path) -> None:
     draw_curves(*curves.subplots(1, 2), history, title=name)
     if pictures is not None:
         images, what = first_layer_pictures(model, checkpoint["input_shape"])
-        side = int(np.ceil(np.sqrt(len(images))))
-        limit = np.abs(images).max()
-        for ax in pictures.subplots(side, side).ravel():
-            ax.axis("off")
-        for ax, image in zip(pictures.axes, images):
-            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        draw_weight_pictures(pictures, images)
         pictures.suptitle(f"{what}\n(red: positive weight, blue: negative)", fontsize=9)
     fig.suptitle(f"History of {path.name}")
     save_figure(fig, f"05_history_{path.stem}")

@@ -135,6 +135,12 @@ def standardise(X: np.ndarray, checkpoint: dict) -> np.ndarray:
     return (X - norm["mean"]) / norm["std"]
 
 
+def read_pictures(model, checkpoint: dict, pictures: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale pictures -> what the network sees (preprocessed like its training data) and its probabilities."""
+    seen = np.stack([preprocess(picture, checkpoint["dataset"]) for picture in pictures])
+    return seen, predict_proba(model, standardise(seen.reshape(len(seen), -1), checkpoint))
+
+
 def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> str:
     best = np.argsort(probabilities)[::-1][:k]
     return ", ".join(f"{class_names[i]} {probabilities[i]:.1%}" for i in best)
@@ -192,9 +198,7 @@ def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
     shape, names = checkpoint["input_shape"], checkpoint["class_names"]
     print(f"\nYour images, preprocessed like {checkpoint['dataset']} ({shape[0]}x{shape[1]}):")
     originals = [read_grayscale(path) for path in paths]
-    processed = [preprocess(image, checkpoint["dataset"]) for image in originals]
-    X = np.stack([p.reshape(-1) for p in processed])
-    probabilities = predict_proba(model, standardise(X, checkpoint))
+    processed, probabilities = read_pictures(model, checkpoint, originals)
     for path, p in zip(paths, probabilities):
         best = int(p.argmax())
         print(f"   {path.name}: {names[best]} ({p[best]:.1%})   top 3: {top_k(p, names)}")
@@ -296,12 +300,11 @@ class DrawingPad:
     def read(self) -> None:
         """Preprocess the drawing as an image file would be, predict, and redraw the picture and the bars."""
         try:
-            seen = preprocess(1.0 - self.ink, self.checkpoint["dataset"])
+            (seen,), (probabilities,) = read_pictures(self.model, self.checkpoint, [1.0 - self.ink])
         except UserError:  # nothing drawn (yet, or any more)
             seen, probabilities = np.zeros(self.shape), np.zeros(len(self.names))
             self.ax_bars.set_title("draw a digit")
         else:
-            probabilities = predict_proba(self.model, standardise(seen.reshape(1, -1), self.checkpoint))[0]
             best = int(probabilities.argmax())
             self.ax_bars.set_title(f"the network reads {self.names[best]} ({probabilities[best]:.1%})")
             print(f"   stroke {self.strokes}: {top_k(probabilities, self.names)}")

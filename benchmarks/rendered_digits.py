@@ -31,7 +31,7 @@ from lessons import load_lesson  # also puts the repository root on sys.path
 from PIL import Image, ImageDraw, ImageFont
 
 from common.cli import run
-from common.nets import build_model, load_checkpoint, predict_proba
+from common.nets import build_model, load_checkpoint
 from common.plotting import plt, save_figure
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -62,19 +62,18 @@ def render(digit: int, font: str, size: int, slant: float, position: str, polari
     return picture
 
 
-def rendered_set() -> tuple[list[dict], np.ndarray]:
-    """Every combination: its description, and its label."""
+def rendered_set() -> tuple[list[dict], np.ndarray, list[np.ndarray]]:
+    """Every combination: its description, its label and its picture (rendered once, read by every network)."""
     cases = [dict(digit=d, font=f, size=s, slant=sl, position=p, polarity=q) for d, f, s, sl, p, q in
              itertools.product(range(10), FONTS, SIZES, SLANTS, POSITIONS, POLARITIES)]
-    return cases, np.array([case["digit"] for case in cases])
+    return cases, np.array([case["digit"] for case in cases]), [render(**case) for case in cases]
 
 
-def predict(checkpoint_path: Path, cases: list[dict], lesson06) -> tuple[np.ndarray, np.ndarray]:
-    """The checkpoint's network's answer for each rendered digit, and what it sees."""
+def predict(checkpoint_path: Path, pictures: list[np.ndarray], lesson06) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoint's network's answer for each picture, and what it sees: exactly as ``06 --image`` reads."""
     checkpoint = load_checkpoint(checkpoint_path)
-    seen = np.stack([lesson06.preprocess(render(**case), checkpoint["dataset"]) for case in cases])
-    X = lesson06.standardise(seen.reshape(len(seen), -1), checkpoint)
-    return predict_proba(build_model(checkpoint), X).argmax(1), seen
+    seen, probabilities = lesson06.read_pictures(build_model(checkpoint), checkpoint, pictures)
+    return probabilities.argmax(1), seen
 
 
 def breakdown(correct: np.ndarray, cases: list[dict], key: str) -> dict:
@@ -84,16 +83,16 @@ def breakdown(correct: np.ndarray, cases: list[dict], key: str) -> dict:
             for value in values}
 
 
-def plot_examples(cases: list[dict], seen: dict[str, np.ndarray], predicted: dict[str, np.ndarray]) -> plt.Figure:
+def plot_examples(cases: list[dict], labels: np.ndarray, pictures: list[np.ndarray], seen: dict[str, np.ndarray],
+                  predicted: dict[str, np.ndarray]) -> plt.Figure:
     """Rendered pictures, and each as every network sees it; mostly ones some network got wrong."""
     rng = np.random.default_rng(0)
-    labels = np.array([case["digit"] for case in cases])
     missed = np.flatnonzero(np.any([p != labels for p in predicted.values()], axis=0))
     chosen = np.concatenate([rng.choice(missed, size=min(8, len(missed)), replace=False),
                              rng.choice(len(cases), size=12 - min(8, len(missed)), replace=False)])
     fig, axes = plt.subplots(1 + len(seen), len(chosen), figsize=(1.25 * len(chosen), 1.5 * (1 + len(seen))))
     for column, i in enumerate(chosen):
-        axes[0, column].imshow(render(**cases[i]), cmap="gray", vmin=0, vmax=1)
+        axes[0, column].imshow(pictures[i], cmap="gray", vmin=0, vmax=1)
         axes[0, column].set_title(f"{cases[i]['font']}\n{cases[i]['position']}", fontsize=6)
         for row, name in enumerate(seen, start=1):
             axes[row, column].imshow(seen[name][i], cmap="gray_r", vmin=0, vmax=1)
@@ -126,14 +125,14 @@ def main() -> None:
     parser.add_argument("checkpoints", type=Path, nargs="+", help="checkpoints written by 04 (MLP or CNN)")
     args = parser.parse_args()
     lesson06 = load_lesson("06_neural_network_inference")
-    cases, labels = rendered_set()
+    cases, labels, pictures = rendered_set()
     print(f"{len(cases)} rendered digits: {len(FONTS)} fonts x {len(SIZES)} sizes x {len(SLANTS)} slants x "
           f"{len(POSITIONS)} positions x {len(POLARITIES)} polarities x 10 digits")
     seen, predicted = {}, {}
     for path in args.checkpoints:
-        predicted[path.stem], seen[path.stem] = predict(path, cases, lesson06)
+        predicted[path.stem], seen[path.stem] = predict(path, pictures, lesson06)
     report(predicted, cases, labels)
-    save_figure(plot_examples(cases, seen, predicted), "bench_rendered_digits")
+    save_figure(plot_examples(cases, labels, pictures, seen, predicted), "bench_rendered_digits")
 
 
 if __name__ == "__main__":

@@ -92,10 +92,10 @@ def main() -> None:
             seconds = run_lesson("04_neural_network_training.py", *data, "--model", "cnn", out=out)
             rows.append(lesson_row("04 MNIST CNN", seconds, models / "04_cnn_mnist.json", min_test=0.993,
                                    max_seconds=240))
-            cases, labels = rendered_digits.rendered_set()
+            cases, labels, pictures = rendered_digits.rendered_set()
             lesson06 = load_lesson("06_neural_network_inference")
             for model in ("mlp", "cnn"):
-                rendered[model], seen[model] = rendered_digits.predict(models / f"04_{model}_mnist.pt", cases,
+                rendered[model], seen[model] = rendered_digits.predict(models / f"04_{model}_mnist.pt", pictures,
                                                                        lesson06)
 
     print(f"| {'run':<12} | wall s | parameters | val acc | test acc | target                      | met |")
@@ -108,7 +108,7 @@ def main() -> None:
     if rendered:
         print(f"\nThe MNIST networks on {len(cases)} rendered digits (benchmarks/rendered_digits.py):")
         rendered_digits.report(rendered, cases, labels)
-        save_figure(rendered_digits.plot_examples(cases, seen, rendered), "bench_rendered_digits")
+        save_figure(rendered_digits.plot_examples(cases, labels, pictures, seen, rendered), "bench_rendered_digits")
 
 
 if __name__ == "__main__":
