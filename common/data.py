@@ -176,7 +176,7 @@ def load_mnist(data_dir: Path, seed: int, val_size: int = 5000) -> Dataset:
     if missing:
         raise DataError(
             f"MNIST not found: {data_dir} lacks {', '.join(missing)}. Put the four IDX .gz files there "
-            f"(or pass --data-dir DIR, or --download to fetch them into {MNIST_DIR})"
+            f"(or pass --data-dir DIR, or add --download to fetch them into {data_dir})"
         )
     train_images, train_labels = _read_pair(data_dir, "train")
     test_images, test_labels = _read_pair(data_dir, "t10k")
