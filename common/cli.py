@@ -8,6 +8,7 @@ values that make no sense are refused by argparse in one line, and any
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """An ArgumentParser whose description is the first paragraph of the lesson's docstring."""
     summary = (doc or "").strip().split("\n\n")[0]
     parser = argparse.ArgumentParser(description=summary, formatter_class=_HelpFormatter)
-    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed prints the same numbers")
+    parser.add_argument("--seed", type=seed_number, default=0, help="random seed: the same seed prints the same numbers")
     parser.add_argument("--no-show", action="store_true", help="save figures without opening windows")
     return parser
 
@@ -71,6 +72,9 @@ non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), "a num
 dropout_rate = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 checkpoint_path = _checked(Path, lambda p: p.suffix == ".pt", "a checkpoint path ending in .pt")
+seed_number = _checked(int, lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1")  # NumPy's range
+port_number = _checked(int, lambda v: 0 < v < 65536, "a port from 1 to 65535")
+thread_count = _checked(int, lambda v: 0 < v <= (os.cpu_count() or 1), f"a thread count from 1 to {os.cpu_count() or 1}")
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -172,9 +172,13 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     temperature 0 is greedy (all mass on the argmax); T < 1 sharpens, T > 1 flattens;
     top-k keeps the k likeliest; top-p keeps the smallest set whose probability reaches p.
     """
+    dtype = logits.dtype
     if temperature == 0:
-        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
-    logits = logits / temperature
+        return F.one_hot(logits.argmax(), logits.numel()).to(dtype)
+    # Subtracting the largest logit changes no probability but keeps the scaled logits <= 0, and
+    # float64 holds any positive temperature a user can type: a temperature of 1e-300 then gives
+    # exp(0) = 1 for the likeliest character and exp(-huge) = 0 for the rest, i.e. greedy, not inf / inf.
+    logits = (logits.double() - logits.max()) / temperature
     if top_k is not None and top_k < logits.numel():
         kth_largest = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))
@@ -183,10 +187,11 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
         sorted_probs, order = probs.sort(descending=True)
         before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier characters
         keep = torch.zeros_like(probs, dtype=torch.bool)
-        keep[order] = before < top_p  # the first character always stays
+        keep[order] = before < top_p
+        keep[order[0]] = True  # the likeliest character always stays, however small p is
         probs = torch.where(keep, probs, 0.0)
         probs = probs / probs.sum()
-    return probs
+    return probs.to(dtype)
 
 
 @torch.no_grad()

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import schemathesis
 import torch
 from conftest import ROOT, assert_one_line_error, run_script
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from common.gpt import GPT, GPTConfig, generate, next_token_probs, save_gpt
 from common.text import CharTokenizer
@@ -204,3 +214,158 @@ def test_load_on_a_real_uvicorn_answers_every_client(checkpoint, lesson):
     report = load.load_test(checkpoint, clients=6, requests_per_client=3, max_new_tokens=20, timeout=120)
     assert report["answered"] == report["sent"] == 18 and report["failed"] == 0
     assert report["health_during_load"] is True
+
+
+# ----------------------------------------------------------------------------- hostile clients
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"prompt": "A", "temperature": NaN}', b'{"prompt": "A", "temperature": Infinity}',
+    b'{"prompt": "A", "top_p": NaN}', b'{"prompt": "A", "max_new_tokens": 1e400}',
+    b'{"prompt": "\\ud800"}', b'{"prompt": "A", "max_new_tokens": true}', b'{"prompt": "A", "max_new_tokens": "5"}',
+    b'{"prompt": "A", "max_new_tokens": 5.0}', b'{"prompt": "A", "top_k": 2.0}', b'{"prompt": "A", "seed": false}',
+])
+@pytest.mark.parametrize("path", ["/generate", "/generate/stream"])
+def test_values_json_allows_but_no_request_should_send_get_a_422_without_an_echo(client, path, raw):
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    field = json.loads(raw.replace(b"NaN", b"0").replace(b"Infinity", b"0").replace(b"1e400", b"0")).keys() - {"prompt"}
+    assert (field or {"prompt"}).pop() in response.json()["error"]
+    assert set(response.json()) == {"error"} and len(response.text) < 300  # a message, never the input
+
+
+def test_a_whole_number_is_fine_where_a_float_is_meant(client):
+    assert client.post("/generate", json={"prompt": "A", "temperature": 1, "max_new_tokens": 3}).status_code == 200
+
+
+@pytest.mark.parametrize("knob", [{"temperature": 1e-39}, {"temperature": 1e-300}, {"top_p": 1e-300},
+                                  {"temperature": 5e-324, "top_p": 1e-39}])
+def test_a_tiny_temperature_or_top_p_is_greedy_not_an_overflow(client, knob):
+    body = {"prompt": "ROMEO:", "max_new_tokens": 20, "seed": 1}
+    greedy = client.post("/generate", json=body | {"temperature": 0}).json()["text"]
+    answer = client.post("/generate", json=body | knob)
+    assert answer.status_code == 200 and answer.json()["text"] == greedy
+    assert "".join(data["token"] for name, data in events(client.post("/generate/stream", json=body | knob))
+                   if name == "message") == greedy
+
+
+def test_an_error_inside_a_generation_reaches_the_client(deploy):
+    """A model gone bad (NaN weights) cannot be sampled: both endpoints say so instead of a 500 or a silent end."""
+    model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=1, n_embd=8))
+    with torch.no_grad():
+        model.head.bias.fill_(float("nan"))
+    with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), {})) as broken:
+        answer = broken.post("/generate", json={"prompt": "A", "max_new_tokens": 5})
+        assert answer.status_code == 422 and "could not generate" in answer.json()["error"]
+        parsed = events(broken.post("/generate/stream", json={"prompt": "A", "max_new_tokens": 5}))
+        assert parsed[-1][0] == "error" and "could not generate" in parsed[-1][1]["error"]
+        assert broken.get("/health").json()["busy"] is False
+
+
+def test_an_oversized_or_unsized_body_is_refused_before_it_is_read(client, deploy):
+    huge = client.post("/generate", json={"prompt": "x" * 3_000_000})
+    assert huge.status_code == 413 and len(huge.text) < 300 and "2000 characters" in huge.json()["error"]
+    chunked = client.post("/generate", content=iter([b'{"prompt": ', b'"A"}']),
+                          headers={"content-type": "application/json"})
+    assert chunked.status_code == 411
+    # The largest valid request still fits: 2000 characters, each sent as a JSON escape pair (an emoji).
+    largest = json.dumps({"prompt": "\U0001F600" * 2000, "max_new_tokens": 1}).encode()
+    assert len(largest) <= deploy.MAX_BODY_BYTES
+    answer = client.post("/generate", content=largest, headers={"content-type": "application/json"})
+    assert answer.status_code == 200 and answer.json()["unknown_characters"] == "\U0001F600"
+
+
+def test_exposure_warning_is_for_addresses_beyond_this_computer(deploy):
+    assert deploy.is_loopback("127.0.0.1") and deploy.is_loopback("localhost") and deploy.is_loopback("127.0.0.5")
+    assert not deploy.is_loopback("0.0.0.0") and not deploy.is_loopback("::")
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--port", "70000"], "a port from 1 to 65535"), (["--threads", "100000"], "a thread count"),
+    (["--max-waiting", "-1"], "an integer >= 0"), (["--seed", "-1"], "a seed from 0"),
+    (["--host", "256.1.1.1"], "not an address of this computer"),
+])
+def test_bad_server_flags_are_one_line(tmp_path, checkpoint, flags, fragment):
+    assert_one_line_error(run_script("10_deploy_llm.py", "--checkpoint", str(checkpoint), *flags, out=tmp_path),
+                          fragment)
+
+
+def post_raw(base: str, body: dict, timeout: float = 120):
+    """POST /generate on a real server: (status, headers, body), for errors too."""
+    request = urllib.request.Request(base + "/generate", json.dumps(body).encode(), {"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_a_json_client_that_leaves_frees_the_worker(deploy, checkpoint):
+    """On a real uvicorn: a /generate client that hangs up stops its generation within a fraction of its time."""
+    with deploy.serving(deploy.load_app(checkpoint)) as base:
+        long = {"prompt": "A", "max_new_tokens": 2000, "seed": 0}
+        start = time.perf_counter()
+        assert post_raw(base, long)[0] == 200
+        full = time.perf_counter() - start
+        host, port = base.removeprefix("http://").split(":")
+        body = json.dumps(long).encode()
+        with socket.create_connection((host, int(port))) as leaving:
+            leaving.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            time.sleep(0.2)  # the generation is running; now the client goes away
+        start = time.perf_counter()
+        status, _, answer = post_raw(base, {"prompt": "B", "max_new_tokens": 5})
+        assert status == 200 and json.loads(answer)["tokens"] == 5
+        assert time.perf_counter() - start < full / 4, (time.perf_counter() - start, full)
+
+
+def test_the_waiting_line_is_bounded_and_every_accepted_request_is_answered(deploy, checkpoint):
+    with deploy.serving(deploy.load_app(checkpoint, max_waiting=2)) as base:
+        slow = {"prompt": "A", "max_new_tokens": 1500, "seed": 0}
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            accepted = [pool.submit(post_raw, base, slow)]
+            deadline = time.monotonic() + 30
+            while json.load(urllib.request.urlopen(base + "/health"))["busy"] is False:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            accepted += [pool.submit(post_raw, base, slow | {"max_new_tokens": 5}) for _ in range(2)]
+            while json.load(urllib.request.urlopen(base + "/health"))["waiting"] < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            start = time.perf_counter()
+            status, headers, body = post_raw(base, slow)
+            assert status == 503 and time.perf_counter() - start < 1.0  # at once, not after the queue
+            assert int(headers["Retry-After"]) > 0 and "2 requests are already waiting" in json.loads(body)["error"]
+            assert [f.result()[0] for f in accepted] == [200, 200, 200]
+        health = json.load(urllib.request.urlopen(base + "/health"))
+        assert health["busy"] is False and health["waiting"] == 0 and health["max_waiting"] == 2
+
+
+@pytest.fixture(scope="module")
+def api_schema(deploy, checkpoint):
+    return schemathesis.openapi.from_asgi("/openapi.json", deploy.load_app(checkpoint))
+
+
+def test_fuzzed_from_its_own_schema_no_request_gets_a_5xx(api_schema):
+    """Requests made from the app's OpenAPI schema, valid and invalid, in-process and bounded: no 5xx, every
+    response as documented, every 4xx a short message. Strict integers are stricter than JSON Schema's "integer"
+    (which admits 5.0), so a schema-valid request may get a 422, but only for that reason."""
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    cases = st.one_of([op.as_strategy(generation_mode=mode) for op in operations
+                       for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)])
+    seen: set[int] = set()
+
+    @given(case=cases)
+    @settings(max_examples=150, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def no_server_errors(case):
+        response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        seen.add(response.status_code)
+        assert response.status_code < 500
+        if 400 <= response.status_code < 500 and response.headers.get("content-type") == ["application/json"]:
+            assert 0 < len(response.json()["error"]) <= 500
+        if case.meta.generation.mode is GenerationMode.POSITIVE and response.status_code == 422:
+            assert "valid integer" in response.json()["error"], response.json()
+
+    no_server_errors()
+    assert {200, 422} <= seen
