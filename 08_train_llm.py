@@ -26,7 +26,10 @@ needs the habits every large language model is trained with, and each has a reas
   every time, and the training loss is measured the same way (eval mode, fixed
   windows from the training split), so the two curves compare like with like.
 * **Keep the best.** A checkpoint is written (atomically) whenever the
-  validation loss reaches a new low; Ctrl-C leaves the last good one intact.
+  validation loss reaches a new low, with its JSON record beside it; Ctrl-C or
+  a loss that blows up to inf or NaN leaves the last good pair intact. --out
+  may only name a checkpoint of this lesson for the same text: anything else
+  there is refused before training starts.
 
 Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
@@ -36,6 +39,7 @@ Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -58,7 +62,7 @@ from common.cli import (
 from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
 from common.nets import CheckpointError, pick_device, safe_torch_load
 from common.plotting import plt, save_figure, show_or_close
-from common.records import write_record
+from common.records import check_writable, write_record
 from common.text import SHAKESPEARE, CharTokenizer, evaluate_loss, get_batch, read_text, split_ids
 
 DEFAULTS = {  # --help shows them; any flag overrides them
@@ -90,6 +94,7 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float) -> torch.optim.Ad
 def train_step(model: GPT, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
                grad_clip: float) -> float:
     """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss."""
+    model.train()  # dropout on: evaluating and sampling switch the model to eval mode in between
     optimizer.zero_grad(set_to_none=True)
     logits = model(x)  # (B, T, vocab)
     loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -106,15 +111,37 @@ def sample_text(model: GPT, tokenizer: CharTokenizer, seed: int, n: int = SAMPLE
     return tokenizer.decode(list(generate(model, start, n, temperature=0.8, generator=generator)))
 
 
+class Diverged(UserError):
+    """The loss or the evaluation became inf or NaN: the weights are lost, the last checkpoint is not."""
+
+
 def previous_best(path: Path, text_sha: str) -> float:
-    """The validation loss of an earlier checkpoint at ``path`` for the same text, or infinity."""
+    """The validation loss of an earlier checkpoint of this lesson at ``path`` for the same text, or infinity.
+
+    Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
+    not ours to replace: refused in one line, before any training.
+    """
+    record = path.with_suffix(".json")
+    for target in (path, record):
+        check_writable(target)
+    if record.exists():
+        try:
+            is_ours = json.loads(record.read_text()).get("lesson") == "08"
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            is_ours = False
+        if not is_ours:
+            raise UserError(f"{record} is not a record of lesson 08; refusing to replace it (choose another --out)")
     if not path.exists():
         return math.inf
     try:
         old = safe_torch_load(path, CHECKPOINT_FORMAT, "08_train_llm.py")
-    except CheckpointError:
-        return math.inf  # unreadable: nothing worth keeping
-    return float(old.get("best_val_loss", math.inf)) if old.get("text_sha256") == text_sha else math.inf
+    except CheckpointError as error:
+        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
+    if old.get("text_sha256") != text_sha:
+        raise UserError(f"{path} holds a model of another text ({old.get('text')}); refusing to replace it "
+                        "(choose another --out)")
+    best = old.get("best_val_loss")
+    return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep
 
 
 def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args,
@@ -124,28 +151,32 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
     generator = torch.Generator().manual_seed(args.seed)
     train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
     history, start, eval_seconds = [], time.perf_counter(), 0.0
-    progress = tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1)
-    for step in progress:
-        lr = learning_rate(step, args.lr, args.min_lr, args.warmup_iters, args.max_iters)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(train_ids, args.batch_size, args.block_size, generator)
-        loss = train_step(model, x.to(device), y.to(device), optimizer, args.grad_clip)
-        if not math.isfinite(loss):
-            raise UserError(f"the loss became {loss} at step {step + 1}; try a smaller --lr")
-        progress.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
-        done = step + 1
-        if done % args.eval_interval == 0 or done == args.max_iters:
-            seconds = time.perf_counter() - start - eval_seconds  # training time only
-            train_loss = evaluate_loss(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
-            val_loss = evaluate_loss(model, val_eval, args.block_size)
-            history.append({"step": done, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-                            "seconds": seconds, "tokens": done * args.batch_size * args.block_size})
-            saved = save(val_loss, history)
-            progress.write(f"   step {done:>5}  train {train_loss:.4f}  val {val_loss:.4f} nats/char "
-                           f"({val_loss / math.log(2):.3f} bits)  {seconds:6.1f} s{'  * saved' if saved else ''}")
-            progress.write("   | " + sample_text(model, tokenizer, args.seed).replace("\n", "\n   | "))
-            eval_seconds = time.perf_counter() - start - seconds
+    # "with" closes the bar on Ctrl-C or an error too, so the message that follows starts on a clean line
+    with tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1) as progress:
+        for step in progress:
+            lr = learning_rate(step, args.lr, args.min_lr, args.warmup_iters, args.max_iters)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = get_batch(train_ids, args.batch_size, args.block_size, generator)
+            loss = train_step(model, x.to(device), y.to(device), optimizer, args.grad_clip)
+            if not math.isfinite(loss):
+                raise Diverged(f"the loss became {loss} at step {step + 1}; try a smaller --lr")
+            progress.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
+            done = step + 1
+            if done % args.eval_interval == 0 or done == args.max_iters:
+                seconds = time.perf_counter() - start - eval_seconds  # training time only
+                train_loss = evaluate_loss(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
+                val_loss = evaluate_loss(model, val_eval, args.block_size)
+                # A step whose loss was finite can still blow the weights up: its evaluation shows it.
+                if not math.isfinite(train_loss + val_loss):
+                    raise Diverged(f"the validation loss became {val_loss} at step {done}; try a smaller --lr")
+                history.append({"step": done, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                                "seconds": seconds, "tokens": done * args.batch_size * args.block_size})
+                saved = save(val_loss, history)
+                progress.write(f"   step {done:>5}  train {train_loss:.4f}  val {val_loss:.4f} nats/char "
+                               f"({val_loss / math.log(2):.3f} bits)  {seconds:6.1f} s{'  * saved' if saved else ''}")
+                progress.write("   | " + sample_text(model, tokenizer, args.seed).replace("\n", "\n   | "))
+                eval_seconds = time.perf_counter() - start - seconds
     return history
 
 
@@ -221,7 +252,8 @@ def main() -> None:
           f"{args.block_size} characters = {args.max_iters * args.batch_size * args.block_size:,} characters seen")
     print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per character\n")
 
-    to_beat = math.inf if args.overwrite else previous_best(args.out, text_sha)
+    previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
+    to_beat = math.inf if args.overwrite else previous
     if math.isfinite(to_beat):
         print(f"   {args.out} already holds a model of this text with validation loss {to_beat:.4f}; "
               "it is replaced only by a better one (--overwrite to replace it anyway)\n")
@@ -229,31 +261,33 @@ def main() -> None:
     hyperparameters = {k: getattr(args, k) for k in DEFAULTS["default"]} | {"seed": args.seed}
 
     def save(val_loss: float, history: list[dict]) -> bool:
+        """A new best: the checkpoint and its record, written together so they always describe one model."""
         if val_loss >= best["val_loss"]:
             return False
         best.update(val_loss=val_loss, step=history[-1]["step"])
         save_gpt(args.out, model, tokenizer, best_val_loss=val_loss, best_step=best["step"], history=history,
                  hyperparameters=hyperparameters, text=args.text.name, text_sha256=text_sha)
+        seconds = history[-1]["seconds"]
+        write_record(args.out.with_suffix(".json"), {
+            "lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
+            "hyperparameters": hyperparameters, "history": history, "best_val_loss": val_loss,
+            "best_step": best["step"], "train_seconds": seconds, "tokens_per_second": history[-1]["tokens"] / seconds})
         return True
 
     try:
         history = fit(model, train_ids, val_ids, tokenizer, args, device, save)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Diverged) as error:
         kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
-        raise UserError(f"interrupted: {kept}") from None
+        raise UserError(f"{error or 'interrupted'}: {kept}") from None
 
     seconds = history[-1]["seconds"]
     tokens_per_s = history[-1]["tokens"] / seconds
-    record = {"lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
-              "hyperparameters": hyperparameters, "history": history, "best_val_loss": best["val_loss"],
-              "best_step": best["step"], "train_seconds": seconds, "tokens_per_second": tokens_per_s}
     print(f"\n   {seconds:.0f} s of training ({tokens_per_s:,.0f} characters per second), "
           f"{model.num_parameters():,} parameters")
     if best["step"] is None:
         print(f"   this run's best validation loss, {min(h['val_loss'] for h in history):.4f}, did not beat "
               f"{best['val_loss']:.4f}: {args.out} is unchanged")
     else:
-        write_record(args.out.with_suffix(".json"), record)
         print(f"   best validation loss {best['val_loss']:.4f} nats/char ({best['val_loss'] / math.log(2):.3f} bits) "
               f"at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
     first, final = history[0], history[-1]

@@ -40,6 +40,19 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def check_writable(path: Path) -> None:
+    """Fail now, in one line, if ``path`` could not be written later: before a long run, not after it."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; name a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
 def write_record(path: Path, record: dict) -> None:
     """Write the run's JSON record atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))

@@ -211,9 +211,16 @@ def test_selftest_runs_a_real_server_and_calls_every_endpoint(tmp_path, checkpoi
 def test_load_on_a_real_uvicorn_answers_every_client(checkpoint, lesson):
     """A bounded load test: concurrent clients against uvicorn on 127.0.0.1, each request answered once."""
     load = lesson("benchmarks/load_test_server")
-    report = load.load_test(checkpoint, clients=6, requests_per_client=3, max_new_tokens=20, timeout=120)
-    assert report["answered"] == report["sent"] == 18 and report["failed"] == 0
-    assert report["health_during_load"] is True
+    report = load.load_test(checkpoint, clients=6, requests_per_client=3, max_new_tokens=20, timeout=120, leavers=2)
+    assert report["answered"] == report["sent"] == 18 and report["failed"] == report["refused"] == 0
+    assert report["health_during_load"] is True and report["idle_after"] is True
+
+
+def test_load_beyond_the_waiting_line_is_refused_not_failed(checkpoint, lesson):
+    load = lesson("benchmarks/load_test_server")
+    report = load.load_test(checkpoint, clients=6, requests_per_client=2, max_new_tokens=300, timeout=120,
+                            max_waiting=1)
+    assert report["refused"] > 0 and report["failed"] == 0 and report["answered"] + report["refused"] == 12
 
 
 # ----------------------------------------------------------------------------- hostile clients
