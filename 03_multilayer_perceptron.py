@@ -83,7 +83,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import MODELS_DIR
+from common import MODELS_DIR, Diverged, UserError
 from common.activations import ACTIVATIONS, log_softmax, softmax
 from common.cli import (
     add_mnist_arguments,
@@ -96,9 +96,16 @@ from common.cli import (
     run,
     seed_everything,
 )
-from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
-from common.plotting import plot_decision_boundary, plt, save_figure, show_or_close
-from common.records import atomic_write, read_record, write_record
+from common.data import (
+    Dataset,
+    load_dataset,
+    load_moons,
+    logic_gate,
+    noisy_sine,
+    normalisation,
+)
+from common.plotting import check_figure_writable, plot_decision_boundary, plt, save_figure, show_or_close
+from common.records import atomic_write, check_replaceable, read_record, write_record
 
 DEFAULTS = {  # per data set, chosen on validation accuracy; any flag overrides
     "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=0.1, augment=0),
@@ -384,6 +391,9 @@ def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, bat
         bar.close()
         train_loss, train_acc = evaluate(model, loss_fn, X_check, Y_check)
         val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
+        if not np.isfinite(train_loss + val_loss):  # the steps overshot until the numbers overflowed
+            raise Diverged(f"the loss became {val_loss} in epoch {epoch}: the weights blew up, training stopped "
+                           "and nothing was saved. Try a smaller --lr")
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
                         "val_accuracy": val_acc, "seconds": time.perf_counter() - start})
         if verbose and (epoch == 1 or epoch % max(1, epochs // 10) == 0):
@@ -481,7 +491,8 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
     model = MLP(sizes, activation, rng, output_sigmoid=loss == "mse")
     decay = "decoupled weight decay" if optimizer == "adam" else "L2 gradient"
     print(f"   network {'-'.join(map(str, sizes))}, {activation}, {loss}; {optimizer}, lr {lr} (cosine to 0), "
-          f"batch {batch_size}, {decay} {weight_decay}, {epochs} epochs, random shifts of up to {augment} px;\n"
+          f"batch {batch_size}, {decay} {weight_decay}, {epochs} epochs, "
+          f"{f'random shifts of up to {augment} px' if augment else 'no augmentation'};\n"
           f"   inputs standardised with mean {mean:.3f}, std {std:.3f} (training split)")
     shift = None
     if augment:  # shift in standardised units: an empty pixel is (0 - mean) / std
@@ -491,7 +502,8 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
     weight_norm = float(np.sqrt(sum(float((W * W).sum()) for W in model.weights()[::2])))
     _, test_accuracy = evaluate(model, loss_fn, X_test, Y_test)
     seconds = history[-1]["seconds"]
-    print(f"   final weights' norm ||W|| = {weight_norm:.2f} (all layers; weight decay {weight_decay} pulls it down)")
+    pull = f"weight decay {weight_decay} pulls it down" if weight_decay else "no weight decay"
+    print(f"   final weights' norm ||W|| = {weight_norm:.2f} (all layers; {pull})")
     print(f"   test accuracy {test_accuracy:.2%} on {len(X_test)} test images, scored once; training took "
           f"{seconds:.1f} s ({epochs * len(X_train) / seconds:,.0f} images/s)")
     record = {
@@ -505,29 +517,41 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
 
 
 def compare_with_other_loss(record: dict, json_path: Path) -> None:
-    """If the other loss/activation set-up was run on this data set too, put both validation curves side by side."""
-    other = [p for p in json_path.parent.glob(f"03_mlp_{record['dataset']}_*.json") if p != json_path]
-    if not other:
+    """Put this run's validation curves beside those of runs that differ from it in the loss/activation alone."""
+    same_setup = []
+    for path in sorted(json_path.parent.glob(f"03_mlp_{record['dataset']}_*.json")):
+        if path == json_path:
+            continue
+        try:
+            other = read_record(path)
+        except UserError:
+            continue  # not a readable record: nothing to compare with
+        if (other.get("layer_sizes"), other.get("hyperparameters")) == (record["layer_sizes"],
+                                                                          record["hyperparameters"]):
+            same_setup.append((path, other))
+    if not same_setup:
         twin = "--loss mse --activation sigmoid" if record["loss"] == "cross_entropy" else "(default flags)"
-        print(f"   tip: run again with {twin} to compare the two set-ups in one figure")
+        print(f"   tip: run again with {twin} and the same other flags to compare the two set-ups in one figure")
         return
-    runs = [record] + [read_record(p) for p in other]
+    runs = [(json_path, record), *same_setup]
     fig, (ax_error, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
-    print("   comparison of set-ups on this data set:")
-    for run_record in runs:
+    print("   comparison with the runs of the same network, data, hyperparameters and seed:")
+    labels = []
+    for path, run_record in runs:
         label = f"{run_record['activation']} + {run_record['loss']}"
+        labels.append(label)
         epochs = [h["epoch"] for h in run_record["history"]]
         # The two losses are in different units; the error rate compares them fairly.
         ax_error.plot(epochs, [100 * (1 - h["val_accuracy"]) for h in run_record["history"]], marker=".", label=label)
         ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in run_record["history"]], marker=".", label=label)
         first = run_record["history"][0]["val_accuracy"]
         print(f"     {label:<28} val accuracy after epoch 1: {first:.2%}, at the end: "
-              f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}")
+              f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}  ({path.name})")
     ax_error.set(title="Validation error (log scale)", xlabel="epoch", ylabel="misclassified (%)", yscale="log")
     ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for ax in (ax_error, ax_acc):
         ax.legend()
-    fig.suptitle(f"{record['dataset']}: softmax + cross-entropy vs sigmoid + MSE")
+    fig.suptitle(f"{record['dataset']}: " + " vs ".join(labels) + " (same network, data and settings)")
     fig.tight_layout()
     save_figure(fig, f"03_{record['dataset']}_loss_comparison")
 
@@ -578,6 +602,10 @@ def main() -> None:
     args = parser.parse_args()
     fill_defaults(args, DEFAULTS[args.dataset])
     rng = seed_everything(args.seed)
+    np.seterr(over="ignore", invalid="ignore")  # an overflow ends in inf/NaN, which fit() reports in one line
+    json_path = record_path(args.dataset, args.loss, args.activation)
+    check_replaceable(json_path.with_suffix(".npz"), "03")  # before any training: can the results be saved?
+    check_figure_writable(f"03_{args.dataset}_{args.loss}_{args.activation}_training")
 
     if not args.skip_toys:
         run_gradient_checks(rng)
@@ -590,13 +618,13 @@ def main() -> None:
         save_figure(fig, "03_toy_problems")
 
     print(f"\n5. Real data: {args.dataset}")
+    rng = seed_everything(args.seed)  # afresh: the same seed gives the same network with or without --skip-toys
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
     print(f"   {data.describe()}")
     model, record = train_on_dataset(
         data, hidden=args.hidden, activation=args.activation, loss=args.loss, optimizer=args.optimizer,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         augment=args.augment, seed=args.seed, rng=rng)
-    json_path = record_path(data.name, args.loss, args.activation)
     save_model(model, record, json_path)
     save_figure(plot_history(record), f"03_{data.name}_{args.loss}_{args.activation}_training")
     compare_with_other_loss(record, json_path)

@@ -80,6 +80,7 @@ import copy
 import math
 import time
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -88,7 +89,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from common import MODELS_DIR, UserError
+from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
     add_mnist_arguments,
     checkpoint_path,
@@ -102,9 +103,19 @@ from common.cli import (
     seed_everything,
 )
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import CHECKPOINT_FORMAT, CNN, MLP, evaluate, pick_device, save_checkpoint, use_cpu_cores
-from common.plotting import plt, save_figure, show_or_close
-from common.records import write_record
+from common.nets import (
+    CHECKPOINT_FORMAT,
+    CNN,
+    MLP,
+    CheckpointError,
+    evaluate,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+    use_cpu_cores,
+)
+from common.plotting import check_figure_writable, plt, save_figure, show_or_close
+from common.records import check_replaceable, write_record
 
 # Per model and data set, chosen on validation accuracy; --help shows them, any flag overrides them.
 # (The CNN's filter counts were picked to fit 4 minutes on 2 CPU cores; its other settings are the first tried.)
@@ -127,10 +138,6 @@ DEFAULTS = {
     },
 }
 KERNEL = 5  # the CNN's filters are 5x5 pixels
-
-
-class Diverged(UserError):
-    """The loss became NaN or infinite."""
 
 
 def make_loader(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
@@ -221,6 +228,9 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
             train_epoch(model, train_loader, criterion, opt, scheduler, device, progress, augmentation)
         train_loss, train_accuracy = evaluate(model, train_check, device)
         val_loss, val_accuracy = evaluate(model, val_loader, device)
+        if not math.isfinite(train_loss + val_loss):  # the epoch's last step blew the weights up
+            raise Diverged(f"the validation loss became {val_loss} after epoch {epoch} - training stopped, "
+                           "nothing saved. Try a smaller --lr")
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                         "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start})
         # Early stopping, judged on the validation split, never on the test split. The loss, not the accuracy:
@@ -326,6 +336,21 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def previous_model(path: Path) -> dict | None:
+    """The validation figures of the checkpoint ``path`` holds now, if any; anything not 04's is refused."""
+    check_replaceable(path, "04")
+    if not path.exists():
+        return None
+    try:
+        old = load_checkpoint(path)
+    except CheckpointError as error:
+        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
+    try:
+        return old["history"][old.get("best_epoch", len(old["history"])) - 1] | {"epoch": old.get("best_epoch")}
+    except (IndexError, KeyError, TypeError):
+        return None  # a history we cannot read: nothing to compare with
+
+
 def multiply_adds(model: nn.Module, n_features: int, device: torch.device) -> int:
     """Multiply-adds of one forward pass for one image: each weight is used once per output position."""
     total = 0
@@ -349,6 +374,8 @@ def main() -> None:
     device = pick_device(args.device)
     threads = use_cpu_cores()
 
+    previous = previous_model(args.out)  # before any work: is --out ours to replace, and writable?
+    check_figure_writable(f"04_{args.model}_{args.dataset}_confusion_matrix")
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
     mean, std = normalisation(data.X_train)
     data.standardise(mean, std)
@@ -380,9 +407,10 @@ def main() -> None:
         raise UserError(f"interrupted: nothing was saved ({args.out} is as it was)") from None
     model.load_state_dict(best_state)
     weight_norm = math.sqrt(sum(float((w.detach() ** 2).sum()) for w in weights(model)))
+    pull = f"weight decay {args.weight_decay} pulls it down" if args.weight_decay else "no weight decay"
     print(f"\n   keeping epoch {best_epoch} of {args.epochs}, the lowest validation loss (early stopping); "
           f"{history[-1]['seconds']:.1f} s of training;\n   its weights' norm ||W|| = {weight_norm:.2f} "
-          f"(all layers; weight decay {args.weight_decay} pulls it down)")
+          f"(all layers; {pull})")
 
     test_loader = make_loader(data.X_test, data.y_test, 1024, shuffle=False)
     model.eval()
@@ -416,6 +444,11 @@ def main() -> None:
     title = f"{data.name}, {args.model.upper()}: test accuracy {metrics['accuracy']:.2%}"
     save_figure(plot_confusion(matrix, data.class_names, title), f"04_{args.model}_{data.name}_confusion_matrix")
     print(f"   next: python 06_neural_network_inference.py --checkpoint {args.out}")
+    kept = history[best_epoch - 1]
+    if previous is not None and kept["val_loss"] > previous["val_loss"]:
+        print(f"   note: the model this run replaced was better on validation (loss {previous['val_loss']:.4f}, "
+              f"accuracy {previous['val_accuracy']:.2%}) than this one (loss {kept['val_loss']:.4f}, "
+              f"accuracy {kept['val_accuracy']:.2%})")
     show_or_close(args.no_show)
 
 

@@ -39,7 +39,6 @@ Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -47,7 +46,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from common import MODELS_DIR, UserError
+from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
     checkpoint_path,
     dropout_rate,
@@ -62,8 +61,15 @@ from common.cli import (
 from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
 from common.nets import CheckpointError, pick_device, safe_torch_load
 from common.plotting import plt, save_figure, show_or_close
-from common.records import check_writable, write_record
-from common.text import SHAKESPEARE, CharTokenizer, evaluate_loss, get_batch, read_text, split_ids
+from common.records import check_replaceable, write_record
+from common.text import (
+    SHAKESPEARE,
+    CharTokenizer,
+    evaluate_loss,
+    get_batch,
+    read_text,
+    split_ids,
+)
 
 DEFAULTS = {  # --help shows them; any flag overrides them
     "default": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32, max_iters=1300, lr=2e-3,
@@ -111,26 +117,13 @@ def sample_text(model: GPT, tokenizer: CharTokenizer, seed: int, n: int = SAMPLE
     return tokenizer.decode(list(generate(model, start, n, temperature=0.8, generator=generator)))
 
 
-class Diverged(UserError):
-    """The loss or the evaluation became inf or NaN: the weights are lost, the last checkpoint is not."""
-
-
 def previous_best(path: Path, text_sha: str) -> float:
     """The validation loss of an earlier checkpoint of this lesson at ``path`` for the same text, or infinity.
 
     Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
     not ours to replace: refused in one line, before any training.
     """
-    record = path.with_suffix(".json")
-    for target in (path, record):
-        check_writable(target)
-    if record.exists():
-        try:
-            is_ours = json.loads(record.read_text()).get("lesson") == "08"
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            is_ours = False
-        if not is_ours:
-            raise UserError(f"{record} is not a record of lesson 08; refusing to replace it (choose another --out)")
+    check_replaceable(path, "08")
     if not path.exists():
         return math.inf
     try:

@@ -20,3 +20,7 @@ TEXTS_DIR = ROOT / "texts"
 
 class UserError(Exception):
     """A problem the user can fix (bad path, corrupt file, ...): shown as one line, no traceback."""
+
+
+class Diverged(UserError):
+    """Training blew up: a loss became inf or NaN. The run stops; nothing saved before it is replaced."""

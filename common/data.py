@@ -220,6 +220,9 @@ def download_mnist(data_dir: Path = MNIST_DIR) -> None:
             )
 
 
+DATASETS = ("digits", "moons", "mnist")
+
+
 def load_dataset(name: str, seed: int, data_dir: Path | None = None, download: bool = False) -> Dataset:
     """``digits`` (bundled), ``moons`` (generated) or ``mnist`` (from ``data_dir``, default ``data/mnist``)."""
     if name == "digits":

@@ -33,6 +33,7 @@ from common.records import atomic_write
 from common.text import SHAKESPEARE, CharTokenizer
 
 CHECKPOINT_FORMAT = "nn-tutorial-gpt/1"
+MAX_SIZE = 65536  # no size of a model this series trains comes near it
 DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 writes by default; 09 and 10 read it
 
 
@@ -240,16 +241,34 @@ def save_gpt(path: Path, model: GPT, tokenizer: CharTokenizer, **extra) -> None:
 
 
 def load_gpt(path: Path) -> tuple[GPT, CharTokenizer, dict]:
-    """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode)."""
+    """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode), after checking what it claims."""
     checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "08_train_llm.py")
     try:
         config = GPTConfig(**checkpoint["config"])
+        check_config(config)
         tokenizer = CharTokenizer(checkpoint["vocab"])
         if len(tokenizer) != config.vocab_size:
             raise ValueError(f"vocabulary of {len(tokenizer)} characters, model expects {config.vocab_size}")
+        best = checkpoint.get("best_val_loss", 0.0)
+        if not isinstance(best, (int, float)) or isinstance(best, bool) or not math.isfinite(best):
+            raise ValueError("its best_val_loss is not a finite number")
         model = GPT(config)
         model.load_state_dict(checkpoint["state_dict"])
+        if not all(p.isfinite().all() for p in model.parameters()):
+            raise ValueError("its weights are not all finite numbers")
     except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as error:
         detail = " ".join(str(error).split())[:160]
         raise CheckpointError(f"{path}: checkpoint does not describe a usable model ({detail})") from None
     return model.eval(), tokenizer, checkpoint
+
+
+def check_config(config: GPTConfig) -> None:
+    """Sizes a model can be built with: whole numbers in range (a context of at least 2, for generate's window)."""
+    for name, low in (("vocab_size", 1), ("block_size", 2), ("n_layer", 1), ("n_head", 1), ("n_embd", 1)):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SIZE:
+            raise ValueError(f"{name} {value!r} is not a whole number from {low} to {MAX_SIZE}")
+    if config.n_embd % config.n_head:
+        raise ValueError(f"n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
+    if not (isinstance(config.dropout, (int, float)) and 0 <= config.dropout < 1):
+        raise ValueError(f"dropout {config.dropout!r} is not in [0, 1)")

@@ -10,6 +10,7 @@ instead of running code hidden in it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 from common import MODELS_DIR, UserError
-from common.records import atomic_write
+from common.data import DATASETS
+from common.records import atomic_write, check_history, is_finite_number
 
 CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # architecture["kind"] says "mlp" or "cnn"
 LEGACY_FORMATS = ("nn-tutorial-mlp/1",)  # written before the CNN existed: always an MLP, no "kind"
@@ -184,12 +186,11 @@ def safe_torch_load(path: Path, fmt: str | tuple[str, ...], writer: str) -> dict
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for foreign, truncated or unsafe files
-        reason = " ".join(str(error).split()) or type(error).__name__
-        if "Unsupported global" in reason:  # a pickled object: the one case that could run code
+        if "global" in str(error).lower():  # "Unsupported global" / "unsupported GLOBAL": a pickled object
             reason = "it holds pickled Python objects, which could run code; refusing to load it"
-        elif "WeightsUnpickler error" in reason:  # torch's long message for bytes that are no checkpoint at all
-            reason = "its bytes are not a PyTorch checkpoint"
-        raise CheckpointError(f"{path}: not a usable checkpoint ({reason[:200]})") from None
+        else:  # torch's own text is long, and may advise weights_only=False, which would run what the file holds
+            reason = "its bytes are not a PyTorch checkpoint: truncated, or another kind of file"
+        raise CheckpointError(f"{path}: not a usable checkpoint ({reason})") from None
     formats = (fmt,) if isinstance(fmt, str) else fmt
     if not isinstance(checkpoint, dict) or checkpoint.get("format") not in formats:
         raise CheckpointError(f"{path}: not a checkpoint written by {writer}")
@@ -197,27 +198,64 @@ def safe_torch_load(path: Path, fmt: str | tuple[str, ...], writer: str) -> dict
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint of 04 safely (no unpickling of objects) and check it is complete."""
+    """Load a checkpoint of 04 safely (no unpickling of objects) and check what it claims before anyone uses it."""
     checkpoint = safe_torch_load(path, (CHECKPOINT_FORMAT, *LEGACY_FORMATS), "04_neural_network_training.py")
     missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    try:
+        check_checkpoint(checkpoint)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise CheckpointError(f"{path}: checkpoint does not describe a usable model ({error})") from None
     return checkpoint
+
+
+def check_checkpoint(checkpoint: dict) -> None:
+    """Raise ValueError naming the first field of a 04 checkpoint that 05 or 06 could not use as it is."""
+    arch = checkpoint["architecture"]
+    if not isinstance(arch, dict):
+        raise ValueError("architecture is not a description")
+    shape = checkpoint["input_shape"]
+    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(n, int) and n > 0 for n in shape)):
+        raise ValueError("input_shape is not [height, width]")
+    names = checkpoint["class_names"]
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)):
+        raise ValueError("class_names is not a list of names")
+    if checkpoint["dataset"] not in DATASETS:
+        raise ValueError(f"dataset is not one of {', '.join(DATASETS)}")
+    norm = checkpoint["normalisation"]
+    if not (is_finite_number(norm["mean"]) and is_finite_number(norm["std"]) and norm["std"] > 0):
+        raise ValueError("normalisation needs a finite mean and a positive std")
+    check_history(checkpoint["history"])
+    if not is_finite_number(checkpoint["test_metrics"]["accuracy"]):
+        raise ValueError("test_metrics has no accuracy")
+    seed = checkpoint["hyperparameters"]["seed"]
+    if not (isinstance(seed, int) and 0 <= seed < 2**32):
+        raise ValueError("hyperparameters has no usable seed")
+    if not all(torch.is_tensor(t) and (not t.is_floating_point() or bool(t.isfinite().all()))
+               for t in checkpoint["state_dict"].values()):
+        raise ValueError("its weights are not all finite numbers")
 
 
 def build_model(checkpoint: dict) -> MLP | CNN:
     """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
     arch = checkpoint["architecture"]
     kind = arch.get("kind", "mlp")  # older checkpoints hold only MLPs and do not say so
+    height, width = checkpoint["input_shape"]
     try:
         if kind == "mlp":
             model = MLP(arch["sizes"], arch.get("dropout", 0.0))
+            inputs, outputs = arch["sizes"][0], arch["sizes"][-1]
         elif kind == "cnn":
             model = CNN(arch["input_shape"], arch["n_classes"], arch["channels"], arch["kernel"], arch["dropout"])
+            inputs, outputs = math.prod(arch["input_shape"]), arch["n_classes"]
         else:
             raise CheckpointError(f"unknown architecture kind {kind!r} (this version knows mlp and cnn)")
+        if (inputs, outputs) != (height * width, len(checkpoint["class_names"])):
+            raise ValueError(f"a network for {inputs} inputs and {outputs} classes does not fit "
+                             f"{height}x{width} images of {len(checkpoint['class_names'])} classes")
         model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as error:
         detail = " ".join(str(error).split())[:160]  # torch's message spans lines: keep ours to one
-        raise CheckpointError(f"weights do not fit the architecture {arch} ({detail})") from None
+        raise CheckpointError(f"weights do not fit the architecture {str(arch)[:200]} ({detail})") from None
     return model.eval()

@@ -17,6 +17,7 @@ import matplotlib
 import numpy as np
 
 from common import FIGURES_DIR
+from common.records import check_writable
 
 
 def display_available() -> bool:
@@ -39,6 +40,11 @@ plt.rcParams.update({"figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3, "f
 def interactive(no_show: bool) -> bool:
     """Should figures be shown in windows?"""
     return not no_show and display_available()
+
+
+def check_figure_writable(name: str) -> None:
+    """Before any long work: fail now, in one line, if figures/<name>.png could not be saved later."""
+    check_writable(FIGURES_DIR / f"{name}.png")
 
 
 def save_figure(fig: plt.Figure, name: str) -> Path:

@@ -53,23 +53,56 @@ def check_writable(path: Path) -> None:
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def check_replaceable(path: Path, lesson: str) -> None:
+    """Before a long run: can ``path`` and its JSON record be written, and is an existing record this lesson's?
+
+    A record of another lesson, or one that is no JSON at all, belongs to something else: refused in one line,
+    so a run never replaces what it does not recognise.
+    """
+    record = Path(path).with_suffix(".json")
+    for target in dict.fromkeys((Path(path), record)):
+        check_writable(target)
+    if record.exists():
+        try:
+            ours = json.loads(record.read_text()).get("lesson", lesson) == lesson
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            ours = False
+        if not ours:
+            raise UserError(f"{record} is not a record of lesson {lesson}; refusing to replace it "
+                            "(move it away, or write elsewhere)")
+
+
 def write_record(path: Path, record: dict) -> None:
     """Write the run's JSON record atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
 
 
+def check_history(history) -> None:
+    """A usable history: a non-empty list of epochs, each with finite numbers under HISTORY_KEYS."""
+    if not isinstance(history, list) or not history or not all(isinstance(entry, dict) for entry in history):
+        raise ValueError("its history is not a list of epochs")
+    if any(set(HISTORY_KEYS) - set(entry) for entry in history):
+        raise ValueError("history lacks " + ", ".join(HISTORY_KEYS))
+    if not all(is_finite_number(e[k]) for e in history for k in HISTORY_KEYS):
+        raise ValueError("history holds values that are not finite numbers")
+
+
+def is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def read_record(path: Path) -> dict:
-    """Read a JSON record and check it has a usable history."""
+    """Read a JSON record and check it names its data set and has a usable history."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
         record = json.loads(path.read_text())
-        history = record["history"]
-        if not history or any(set(HISTORY_KEYS) - set(entry) for entry in history):
-            raise ValueError("history lacks " + ", ".join(HISTORY_KEYS))
-        if not all(isinstance(e[k], (int, float)) and math.isfinite(e[k]) for e in history for k in HISTORY_KEYS):
-            raise ValueError("history holds values that are not finite numbers")
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        if not isinstance(record.get("dataset"), str):
+            raise ValueError("it names no data set")
+        check_history(record.get("history"))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: not a training record ({error})") from None
     return record

@@ -91,7 +91,8 @@ def test_bad_inputs_are_one_line(tmp_path, checkpoint_path):
         "format": CHECKPOINT_FORMAT, "state_dict": MLP([4, 3]).state_dict(),
         "architecture": {"sizes": [64, 10, 10]}, "normalisation": {"mean": 0, "std": 1},
         "class_names": list("0123456789"), "dataset": "digits", "input_shape": [8, 8],
-        "hyperparameters": {"seed": 0}, "history": [], "test_metrics": {"accuracy": 1.0}})
+        "hyperparameters": {"seed": 0}, "test_metrics": {"accuracy": 1.0},
+        "history": [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5, "seconds": 1.0}]})
     cases = [
         (["--checkpoint", str(tmp_path / "missing.pt")], "no such checkpoint"),
         (["--checkpoint", str(tmp_path / "corrupt.pt")], "not a usable checkpoint"),

@@ -33,11 +33,15 @@ def test_metrics_equal_sklearn(training):
     assert report["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
 
 
+ONE_EPOCH = {"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4, "seconds": 0.1}
+
+
 def small_checkpoint(model: MLP | CNN, fmt: str = CHECKPOINT_FORMAT, **extra) -> dict:
     return {"format": fmt, "state_dict": model.state_dict(), "architecture": model.architecture(),
             "normalisation": {"mean": 0.0, "std": 1.0},
-            "class_names": ["0", "1", "2"], "dataset": "digits", "input_shape": [2, 2],
-            "hyperparameters": {"seed": 0}, "history": [], "test_metrics": {"accuracy": 0.5}, **extra}
+            "class_names": ["0", "1", "2"], "dataset": "digits",
+            "input_shape": model.input_shape if isinstance(model, CNN) else [2, 2],
+            "hyperparameters": {"seed": 0}, "history": [ONE_EPOCH], "test_metrics": {"accuracy": 0.5}, **extra}
 
 
 @pytest.mark.parametrize("make, n_features", [(lambda: MLP([4, 8, 3], dropout=0.2), 4),
@@ -198,13 +202,24 @@ def test_training_run_writes_checkpoint_and_record(tmp_path, flags, architecture
     assert record["test_accuracy"] == checkpoint["test_metrics"]["accuracy"] > 0.8
 
 
-def test_divergence_stops_without_overwriting(tmp_path):
+@pytest.mark.parametrize("flags", [["--optimizer", "sgd", "--lr", "1e12", "--epochs", "2"],
+                                   ["--epochs", "1", "--batch-size", "100000", "--lr", "1e30"]],
+                         ids=["loss", "evaluation"])
+def test_divergence_stops_without_overwriting(tmp_path, flags):
+    """A loss that blows up, or weights that blow up on the epoch's last step (seen only by the evaluation)."""
     out = tmp_path / "keep.pt"
-    out.write_bytes(b"the previous checkpoint")
-    result = run_script("04_neural_network_training.py", "--optimizer", "sgd", "--lr", "1e12", "--epochs", "2",
-                        "--out", str(out))
-    assert_one_line_error(result, "smaller --lr")
-    assert out.read_bytes() == b"the previous checkpoint"
+    save_checkpoint(out, small_checkpoint(MLP([4, 3])))
+    before = out.read_bytes()
+    assert_one_line_error(run_script("04_neural_network_training.py", *flags, "--out", str(out)), "smaller --lr")
+    assert out.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_04_checkpoint_is_never_replaced(tmp_path):
+    out = tmp_path / "keep.pt"
+    out.write_bytes(b"something else")
+    assert_one_line_error(run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out)),
+                          "refusing to replace it")
+    assert out.read_bytes() == b"something else"
 
 
 @pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--lr", "0"), ("--lr", "-0.1"), ("--dropout", "1"),
