@@ -34,8 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from common.activations import ACTIVATIONS, log_softmax, softmax, softmax_jacobian
-from common.cli import lesson_parser, run, seed_everything
-from common.plotting import plt, save_figure, show_or_close
+from common.cli import finite_float, lesson_parser, run, seed_everything
+from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 
 RANGES = {"sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": "[0, inf)", "leaky_relu": "(-inf, inf)"}
 
@@ -118,12 +118,13 @@ def plot_activations() -> plt.Figure:
 
 def main() -> None:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--inputs", type=float, nargs="+", default=[0.5, -1.2, 3.0], help="the neuron's inputs x")
-    parser.add_argument("--weights", type=float, nargs="+", help="its weights w (default: random, from --seed)")
-    parser.add_argument("--bias", type=float, default=0.1, help="its bias b")
+    parser.add_argument("--inputs", type=finite_float, nargs="+", default=[0.5, -1.2, 3.0], help="the neuron's inputs x")
+    parser.add_argument("--weights", type=finite_float, nargs="+", help="its weights w (default: random, from --seed)")
+    parser.add_argument("--bias", type=finite_float, default=0.1, help="its bias b")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="the activation f")
     args = parser.parse_args()
     rng = seed_everything(args.seed)
+    check_figure_writable("01_activations")
 
     x = np.array(args.inputs)
     w = np.array(args.weights) if args.weights else np.round(rng.normal(0, 1, size=len(x)), 3)

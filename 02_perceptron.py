@@ -48,7 +48,7 @@ import numpy as np
 from common.activations import sigmoid
 from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
 from common.data import LOGIC_GATES, logic_gate
-from common.plotting import plot_decision_boundary, plt, save_figure, show_or_close
+from common.plotting import check_figure_writable, plot_decision_boundary, plt, save_figure, show_or_close
 
 
 def predict_proba(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
@@ -141,6 +141,7 @@ def main() -> None:
                         help="learning rates to compare on AND")
     args = parser.parse_args()
     rng = seed_everything(args.seed)
+    check_figure_writable("02_perceptron_gates")
 
     print(f"Training one perceptron per gate: {args.epochs} steps of gradient descent, learning rate {args.lr}")
     fig, axes = plt.subplots(1, len(LOGIC_GATES) + 2, figsize=(21, 4.2))

@@ -92,6 +92,7 @@ from tqdm import tqdm
 from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
     add_mnist_arguments,
+    angle_degrees,
     checkpoint_path,
     dropout_rate,
     fill_defaults,
@@ -101,6 +102,7 @@ from common.cli import (
     positive_int,
     run,
     seed_everything,
+    shift_pixels,
 )
 from common.data import Dataset, load_dataset, normalisation
 from common.nets import (
@@ -108,6 +110,7 @@ from common.nets import (
     CNN,
     MLP,
     CheckpointError,
+    check_fits,
     evaluate,
     load_checkpoint,
     pick_device,
@@ -318,8 +321,8 @@ def parse_args() -> argparse.Namespace:
                               "dropout probability (MLP: after each hidden layer; CNN: before its linear layer)"),
                              ("--weight-decay", non_negative_float,
                               "weight decay: decoupled (AdamW), or an L2 gradient with sgd"),
-                             ("--shift", non_negative_float, "augmentation: largest random shift, in pixels"),
-                             ("--rotate", non_negative_float, "augmentation: largest random rotation, in degrees")):
+                             ("--shift", shift_pixels, "augmentation: largest random shift, in pixels"),
+                             ("--rotate", angle_degrees, "augmentation: largest random rotation, in degrees")):
         parser.add_argument(flag, type=kind, help=f"{text} (default: {default_text(flag[2:].replace('-', '_'))})")
     parser.add_argument("--hidden", type=positive_int, nargs="+",
                         help=f"the MLP's hidden layer sizes (default: {default_text('hidden')})")
@@ -380,9 +383,11 @@ def main() -> None:
     mean, std = normalisation(data.X_train)
     data.standardise(mean, std)
     if args.model == "cnn":
-        model = CNN(list(data.image_shape), data.n_classes, args.channels, KERNEL, args.dropout).to(device)
+        build = partial(CNN, list(data.image_shape), data.n_classes, args.channels, KERNEL, args.dropout)
     else:
-        model = MLP([data.n_features, *args.hidden, data.n_classes], args.dropout).to(device)
+        build = partial(MLP, [data.n_features, *args.hidden, data.n_classes], args.dropout)
+    check_fits(build, f"--model {args.model}")
+    model = build().to(device)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"{data.describe()}\n   inputs standardised with the training split's mean {mean:.3f} and std {std:.3f}")
     print(f"   network {model.describe()} (ReLU, dropout {args.dropout}, He initialisation)\n"

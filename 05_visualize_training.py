@@ -82,7 +82,14 @@ from common.cli import (
 )
 from common.data import Dataset, load_dataset, normalisation
 from common.nets import CNN, MLP, build_model, load_checkpoint, predict_proba
-from common.plotting import interactive, plot_decision_boundary, plt, save_figure, show_or_close
+from common.plotting import (
+    check_figure_writable,
+    interactive,
+    plot_decision_boundary,
+    plt,
+    save_figure,
+    show_or_close,
+)
 from common.records import read_record
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
@@ -535,6 +542,7 @@ def main() -> None:
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
     args = parser.parse_args()
     seed_everything(args.seed)
+    check_figure_writable("05_training_curves")
 
     if args.checkpoint:
         plot_saved_history(args.checkpoint)

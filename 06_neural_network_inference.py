@@ -46,7 +46,7 @@ from common import UserError
 from common.cli import add_mnist_arguments, lesson_parser, positive_int, run, seed_everything
 from common.data import load_dataset
 from common.nets import build_model, load_checkpoint, newest_checkpoint, predict_proba
-from common.plotting import interactive, plt, save_figure, show_or_close
+from common.plotting import check_figure_writable, interactive, plt, save_figure, show_or_close
 
 TRAIN_COMMAND = "python 04_neural_network_training.py"
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}  # matplotlib's, without windows
@@ -64,6 +64,8 @@ def read_grayscale(path: Path) -> np.ndarray:
                 paper = Image.new("RGBA", image.size, "white")
                 image = Image.alpha_composite(paper, image)
             return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except Image.DecompressionBombError:  # Pillow's guard against a small file that unpacks to gigabytes
+        raise UserError(f"{path}: too many pixels to read safely (more than {Image.MAX_IMAGE_PIXELS:,})") from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise UserError(f"{path}: cannot read it as an image ({error})") from None
 
@@ -170,7 +172,7 @@ def predict_test_samples(model, checkpoint: dict, args) -> None:
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, true, pred, p in zip(axes.ravel(), X, data.y_test[chosen], predicted, probabilities):
-        ax.imshow(image.reshape(shape), cmap="gray_r")
+        ax.imshow(image.reshape(shape), cmap="gray")
         ok = true == pred
         ax.set_title(f"{names[pred]} ({p[pred]:.0%})" + ("" if ok else f"\ntrue {names[true]}"),
                      color="green" if ok else "red", fontsize=9)
@@ -182,7 +184,7 @@ def predict_test_samples(model, checkpoint: dict, args) -> None:
     unsure = int(probabilities.max(1).argmin())
     true = data.y_test[chosen[unsure]]
     fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(8, 3.2), width_ratios=[1, 2.6])
-    ax_image.imshow(X[unsure].reshape(shape), cmap="gray_r")
+    ax_image.imshow(X[unsure].reshape(shape), cmap="gray")
     ax_image.set_title(f"true class {names[true]}")
     ax_image.axis("off")
     bars = ax_bars.bar(names, probabilities[unsure], color=["C2" if i == true else "C0" for i in range(len(names))])
@@ -198,6 +200,11 @@ def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
     shape, names = checkpoint["input_shape"], checkpoint["class_names"]
     print(f"\nYour images, preprocessed like {checkpoint['dataset']} ({shape[0]}x{shape[1]}):")
     originals = [read_grayscale(path) for path in paths]
+    for path, original in zip(paths, originals):
+        try:
+            to_ink_on_black(original)  # a blank picture: say which of the files it is
+        except UserError as error:
+            raise UserError(f"{path}: {error}") from None
     processed, probabilities = read_pictures(model, checkpoint, originals)
     for path, p in zip(paths, probabilities):
         best = int(p.argmax())
@@ -206,7 +213,7 @@ def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
     for (ax_in, ax_out), path, original, image, p in zip(axes, paths, originals, processed, probabilities):
         ax_in.imshow(original, cmap="gray", vmin=0, vmax=1)
         ax_in.set_title(path.name, fontsize=9)
-        ax_out.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax_out.imshow(image, cmap="gray", vmin=0, vmax=1)
         ax_out.set_title(f"as the network sees it: {names[int(p.argmax())]} ({p.max():.0%})", fontsize=9)
         for ax in (ax_in, ax_out):
             ax.axis("off")
@@ -249,7 +256,7 @@ class DrawingPad:
             1, 3, figsize=(12, 4.4), width_ratios=[2, 1, 2.2])
         self.pad_image = self.ax_pad.imshow(1.0 - self.ink, cmap="gray", vmin=0, vmax=1)
         self.ax_pad.set_title("draw here (left: ink, right: erase, c: clear)", fontsize=10)
-        self.seen_image = self.ax_seen.imshow(np.zeros(self.shape), cmap="gray_r", vmin=0, vmax=1,
+        self.seen_image = self.ax_seen.imshow(np.zeros(self.shape), cmap="gray", vmin=0, vmax=1,
                                               interpolation="nearest")  # every pixel the network gets, as is
         self.ax_seen.set_title(f"as the network sees it ({self.shape[0]}x{self.shape[1]})", fontsize=10)
         for ax in (self.ax_pad, self.ax_seen):
@@ -327,6 +334,7 @@ def main() -> None:
     add_mnist_arguments(parser)  # an MNIST checkpoint needs the MNIST test images
     args = parser.parse_args()
     seed_everything(args.seed)
+    check_figure_writable("06_test_predictions")
     # A display that no GUI toolkit can open leaves matplotlib on a file-only backend: no window either.
     if args.draw and (not interactive(args.no_show) or plt.get_backend().lower() in FILE_ONLY_BACKENDS):
         raise UserError("--draw needs a window to draw in: run it on a desktop with a display, without --no-show")

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -54,9 +55,11 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from common import Diverged
 from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
 from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
-from common.plotting import plt, save_figure, show_or_close
+from common.nets import check_fits
+from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.text import SHAKESPEARE, CharTokenizer, evaluate_loss, get_batch, read_text, split_ids
 
 DEFAULTS = dict(steps=800, batch_size=32, block_size=64, n_embd=64, n_head=4, n_layer=4, lr=1e-2, bigram_lr=0.1)
@@ -256,6 +259,7 @@ def main() -> None:
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
     seed_everything(args.seed)
+    check_figure_writable("07_ladder")
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
     tokenizer = CharTokenizer.from_text(text)
@@ -263,6 +267,7 @@ def main() -> None:
     train_ids, val_ids = split_ids(torch.tensor(tokenizer.encode(text), dtype=torch.long))
     print(f"{args.text.name}: {len(train_ids):,} characters to train on (first 90%), {len(val_ids):,} to validate on")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd)
+    check_fits(partial(GPT, config), "the GPT rung")
     uniform = math.log(len(tokenizer))
     print(f"\nThe ladder: each rung trained for {args.steps} steps of {args.batch_size} windows x {args.block_size} "
           f"characters (AdamW, peak lr {args.lr}; the bigram table {args.bigram_lr}); "
@@ -275,6 +280,8 @@ def main() -> None:
         lr = args.bigram_lr if isinstance(model, Bigram) else args.lr
         train_briefly(model, train_ids, args.steps, args.batch_size, args.block_size, lr, args.seed, name)
         loss = evaluate_loss(model, val_ids, args.block_size)
+        if not math.isfinite(loss):
+            raise Diverged(f"{name}: the validation loss became {loss}; try a smaller --lr")
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
         change = f"{loss - losses[-1]:+.3f}" if losses else "-"

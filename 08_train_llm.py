@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -59,8 +60,8 @@ from common.cli import (
     seed_everything,
 )
 from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
-from common.nets import CheckpointError, pick_device, safe_torch_load
-from common.plotting import plt, save_figure, show_or_close
+from common.nets import CheckpointError, check_fits, pick_device, safe_torch_load
+from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
 from common.text import (
     SHAKESPEARE,
@@ -227,6 +228,7 @@ def parse_args():
 def main() -> None:
     args = parse_args()
     seed_everything(args.seed)
+    check_figure_writable(f"08_{args.text.stem}_loss_curves")
     device = pick_device(args.device)
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
@@ -235,6 +237,7 @@ def main() -> None:
     train_ids, val_ids = split_ids(ids)
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd, args.dropout)
+    check_fits(partial(GPT, config), "this GPT")
     model = GPT(config).to(device)
     print(f"{args.text.name}: {len(text):,} characters, {len(tokenizer)} distinct; "
           f"{len(train_ids):,} to train on, {len(val_ids):,} to validate on")
@@ -271,7 +274,8 @@ def main() -> None:
         history = fit(model, train_ids, val_ids, tokenizer, args, device, save)
     except (KeyboardInterrupt, Diverged) as error:
         kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
-        raise UserError(f"{error or 'interrupted'}: {kept}") from None
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        raise UserError(f"{reason}: {kept}") from None
 
     seconds = history[-1]["seconds"]
     tokens_per_s = history[-1]["tokens"] / seconds

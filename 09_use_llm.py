@@ -43,7 +43,7 @@ import torch
 from common import UserError
 from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
 from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs
-from common.plotting import plt, save_figure, show_or_close
+from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.text import CharTokenizer
 
 KNOBS = {  # name: (temperature, top_k, top_p)
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--interactive", action="store_true", help="a prompt loop in the terminal")
     args = parser.parse_args()
     seed_everything(args.seed)
+    check_figure_writable("09_sampling_knobs")
     if not args.checkpoint.exists():
         raise UserError(f"{args.checkpoint}: no such checkpoint; train one first with python 08_train_llm.py "
                         "(or --quick for a 2-minute model)")

@@ -67,11 +67,14 @@ def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what:
 
 positive_int = _checked(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _checked(int, lambda v: v >= 0, "an integer >= 0")
+finite_float = _checked(float, np.isfinite, "a finite number")
 positive_float = _checked(float, lambda v: v > 0 and np.isfinite(v), "a positive number")
 non_negative_float = _checked(float, lambda v: v >= 0 and np.isfinite(v), "a number >= 0")
 dropout_rate = _checked(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 fraction = _checked(float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 checkpoint_path = _checked(Path, lambda p: p.suffix == ".pt", "a checkpoint path ending in .pt")
+shift_pixels = _checked(float, lambda v: 0 <= v <= 64, "a shift from 0 to 64 pixels")
+angle_degrees = _checked(float, lambda v: 0 <= v <= 180, "an angle from 0 to 180 degrees")
 seed_number = _checked(int, lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1")  # NumPy's range
 port_number = _checked(int, lambda v: 0 < v < 65536, "a port from 1 to 65535")
 thread_count = _checked(int, lambda v: 0 < v <= (os.cpu_count() or 1), f"a thread count from 1 to {os.cpu_count() or 1}")

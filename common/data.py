@@ -182,6 +182,11 @@ def load_mnist(data_dir: Path, seed: int, val_size: int = 5000) -> Dataset:
     test_images, test_labels = _read_pair(data_dir, "t10k")
     if len(train_images) <= val_size:
         raise DataError(f"{data_dir}: only {len(train_images)} training images, need more than {val_size}")
+    if len(test_images) == 0:
+        raise DataError(f"{data_dir}: the test files hold no images")
+    if test_images.shape[1:] != train_images.shape[1:]:
+        raise DataError(f"{data_dir}: test images are {test_images.shape[1]}x{test_images.shape[2]} pixels, "
+                        f"training images {train_images.shape[1]}x{train_images.shape[2]}")
     to_float = lambda images: (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)  # noqa: E731
     order = np.random.default_rng(seed).permutation(len(train_images))
     val, train = order[:val_size], order[val_size:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -119,6 +120,21 @@ class CNN(nn.Module):
         c1, c2 = self.channels
         k = self.kernel
         return f"CNN {h}x{w} -> conv{k}x{k} {c1} -> pool -> conv{k}x{k} {c2} -> pool -> linear {self.n_classes}"
+
+
+def check_fits(build: Callable[[], nn.Module], what: str) -> None:
+    """Before building a model: check on PyTorch's "meta" device (shapes only, no memory) that training it fits.
+
+    Training holds four float32 numbers per parameter: the weight, its gradient and Adam's two moments.
+    """
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in build().parameters())
+    needed = 16 * parameters
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if needed > memory / 2:
+            raise UserError(f"{what}: {parameters:,} parameters need about {needed / 2**30:,.1f} GiB to train, "
+                            f"more than half of this computer's {memory / 2**30:,.1f} GiB; choose smaller sizes")
 
 
 def use_cpu_cores() -> int:

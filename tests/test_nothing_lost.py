@@ -1,0 +1,294 @@
+"""Nothing lost, never a traceback: hostile and unlucky inputs against every script, through subprocess.
+
+For each case: a non-zero exit (or a normal run, where working is the right answer), no traceback, one
+clear line, and every file that existed before byte-identical afterwards. Tiny settings, tmp_path only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, assert_one_line_error, run_script
+from PIL import Image
+from test_data import write_idx, write_tiny_mnist
+
+from common.gpt import GPT, GPTConfig, save_gpt
+from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
+from common.records import write_record
+from common.text import CharTokenizer
+
+SCRIPTS = ["01_neuron_activation.py", "02_perceptron.py", "03_multilayer_perceptron.py",
+           "04_neural_network_training.py", "05_visualize_training.py", "06_neural_network_inference.py",
+           "07_simple_llm.py", "08_train_llm.py", "09_use_llm.py", "10_deploy_llm.py"]
+TINY_08 = ["--block-size", "16", "--batch-size", "4", "--n-embd", "16", "--n-head", "2", "--n-layer", "1",
+           "--warmup-iters", "2"]
+VOCAB = "\n !,.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def snapshot(folder) -> dict:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "small.txt"
+    path.write_text("the cat sat on the mat. the dog sat on the log. " * 80)
+    return path
+
+
+@pytest.fixture()
+def trained_08(tmp_path, text):
+    """A small model of lesson 08 and its record, in tmp_path/models."""
+    result = run_script("08_train_llm.py", "--text", str(text), *TINY_08, "--max-iters", "20", "--eval-interval",
+                        "10", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "models" / "08_gpt_small.pt"
+
+
+def digits_checkpoint(**changes) -> dict:
+    """A checkpoint of lesson 04 for the 8x8 digits, untrained, with any field replaced."""
+    model = MLP([64, 16, 10])
+    epoch = {"epoch": 1, "train_loss": 2.0, "train_accuracy": 0.2, "val_loss": 2.1, "val_accuracy": 0.2,
+             "seconds": 0.1}
+    return {"format": CHECKPOINT_FORMAT, "state_dict": model.state_dict(), "architecture": model.architecture(),
+            "normalisation": {"mean": 0.3, "std": 0.4}, "class_names": list("0123456789"), "dataset": "digits",
+            "input_shape": [8, 8], "hyperparameters": {"seed": 0}, "history": [epoch], "best_epoch": 1,
+            "test_metrics": {"accuracy": 0.2}, **changes}
+
+
+# ----------------------------------------------------------------------------- a good model is never replaced
+
+
+def test_08_never_replaces_a_good_model_with_a_diverged_one(tmp_path, text, trained_08):
+    before = snapshot(tmp_path / "models")
+    result = run_script("08_train_llm.py", "--text", str(text), *TINY_08, "--max-iters", "3", "--eval-interval",
+                        "1", "--warmup-iters", "1", "--lr", "1e30", out=tmp_path)
+    assert_one_line_error(result, "smaller --lr", "is as it was")
+    assert snapshot(tmp_path / "models") == before
+
+
+@pytest.mark.parametrize("foreign", ["04 checkpoint", "other text", "junk"])
+def test_08_refuses_to_replace_what_it_did_not_write_for_this_text(tmp_path, text, trained_08, foreign):
+    target = tmp_path / "target.pt"
+    if foreign == "04 checkpoint":
+        save_checkpoint(target, digits_checkpoint())
+        write_record(target.with_suffix(".json"), {"lesson": "04", "dataset": "digits"})
+    elif foreign == "other text":
+        other = tmp_path / "other.txt"
+        other.write_text("a completely different text, about other things. " * 80)
+        assert run_script("08_train_llm.py", "--text", str(other), *TINY_08, "--max-iters", "2", "--out",
+                          str(target), out=tmp_path).returncode == 0
+    else:
+        target.write_text("my notes")
+    before = snapshot(tmp_path)
+    for extra in ([], ["--overwrite"]):
+        result = run_script("08_train_llm.py", "--text", str(text), *TINY_08, "--max-iters", "2", "--out",
+                            str(target), *extra, out=tmp_path)
+        assert_one_line_error(result, "refusing to replace it")
+        assert "training" not in result.stdout.lower() and snapshot(tmp_path) == before
+
+
+def test_08_after_ctrl_c_the_record_describes_the_checkpoint(tmp_path, text):
+    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, str(ROOT / "08_train_llm.py"), "--text", str(text), *TINY_08,
+                                "--max-iters", "100000", "--eval-interval", "5", "--no-show"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if "* saved" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 or "interrupted" in stderr, stderr
+    assert "Traceback" not in stderr
+    checkpoint = torch.load(tmp_path / "models" / "08_gpt_small.pt", weights_only=True)
+    record = json.loads((tmp_path / "models" / "08_gpt_small.json").read_text())
+    assert (record["best_step"], record["best_val_loss"]) == (checkpoint["best_step"], checkpoint["best_val_loss"])
+    assert record["history"] == checkpoint["history"]
+
+
+def test_03_divergence_leaves_the_previous_model_byte_identical(tmp_path):
+    assert run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", out=tmp_path).returncode == 0
+    before = snapshot(tmp_path / "models")
+    result = run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", "--lr", "1e12", out=tmp_path)
+    assert_one_line_error(result, "smaller --lr", "nothing was saved")
+    assert result.stderr.count("\n") == 1  # no NumPy overflow warnings before the line
+    assert snapshot(tmp_path / "models") == before
+
+
+def test_04_says_last_when_it_replaced_a_better_model(tmp_path):
+    out = tmp_path / "m.pt"
+    better = digits_checkpoint()
+    better["history"][0] |= {"val_loss": 0.001, "val_accuracy": 1.0}
+    save_checkpoint(out, better)
+    result = run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out), out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert "replaced was better on validation (loss 0.0010, accuracy 100.00%)" in last
+
+
+@pytest.mark.parametrize("script, args", [
+    ("01_neuron_activation.py", []), ("02_perceptron.py", []), ("03_multilayer_perceptron.py", ["--skip-toys"]),
+    ("04_neural_network_training.py", ["--epochs", "1"]), ("07_simple_llm.py", ["--steps", "1"]),
+    ("08_train_llm.py", ["--max-iters", "1"]),
+])
+def test_an_unwritable_output_is_found_before_any_work(tmp_path, script, args):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run_script(script, *args, out=blocker / "inside")
+    assert_one_line_error(result, "cannot write")
+    assert "epoch" not in result.stdout and "step" not in result.stdout
+
+
+@pytest.mark.parametrize("script", ["04_neural_network_training.py", "08_train_llm.py"])
+def test_out_naming_a_folder_is_refused_before_training(tmp_path, script):
+    folder = tmp_path / "models.pt"
+    folder.mkdir()
+    assert_one_line_error(run_script(script, "--out", str(folder), out=tmp_path), "is a folder")
+
+
+def test_files_are_written_with_the_users_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_record(tmp_path / "r.json", {"lesson": "03"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+# ----------------------------------------------------------------------------- one line, never a traceback
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("seed", ["-1", "100000000000000000000000"])
+def test_a_seed_out_of_range_is_one_line(tmp_path, script, seed):
+    assert_one_line_error(run_script(script, "--seed", seed, out=tmp_path), "a seed from 0 to 2**32 - 1")
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("01_neuron_activation.py", ["--inputs", "nan", "inf", "1"], "not a finite number"),
+    ("01_neuron_activation.py", ["--bias", "inf"], "not a finite number"),
+    ("04_neural_network_training.py", ["--hidden", "1000000000000"], "choose smaller sizes"),
+    ("04_neural_network_training.py", ["--shift", "1e308"], "a shift from 0 to 64 pixels"),
+    ("04_neural_network_training.py", ["--rotate", "1e308"], "an angle from 0 to 180 degrees"),
+    ("07_simple_llm.py", ["--n-embd", "1000000", "--n-head", "1"], "choose smaller sizes"),
+    ("08_train_llm.py", ["--n-embd", "1000000", "--n-head", "1"], "choose smaller sizes"),
+    ("07_simple_llm.py", ["--lr", "1e30", "--steps", "5", "--block-size", "16"], "smaller --lr"),
+])
+def test_impossible_sizes_and_runaway_rates_are_one_line(tmp_path, script, args, message):
+    assert_one_line_error(run_script(script, *args, out=tmp_path), message)
+
+
+@pytest.mark.parametrize("knob", [["--temperature", "1e-300"], ["--top-p", "1e-300"]])
+def test_09_with_a_tiny_temperature_or_top_p_samples_greedily(tmp_path, trained_08, knob):
+    result = run_script("09_use_llm.py", "--checkpoint", str(trained_08), "--max-new-tokens", "10", *knob,
+                        out=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_06_refuses_a_decompression_bomb_and_names_a_blank_picture(tmp_path):
+    checkpoint = tmp_path / "m.pt"
+    save_checkpoint(checkpoint, digits_checkpoint())
+    bomb = tmp_path / "huge.png"
+    Image.new("1", (14000, 14000)).save(bomb)
+    assert_one_line_error(run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint), "--image",
+                                     str(bomb), out=tmp_path), "huge.png", "too many pixels")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (40, 40), 255).save(blank)
+    assert_one_line_error(run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint), "--image",
+                                     str(blank), out=tmp_path), "blank.png", "looks blank")
+
+
+@pytest.mark.parametrize("problem", ["empty test split", "test images of another size"])
+def test_idx_data_that_cannot_be_tested_on_is_refused_before_training(tmp_path, problem):
+    data = tmp_path / "mnist"
+    data.mkdir()
+    write_tiny_mnist(data, n_train=5010)
+    if problem == "empty test split":
+        write_idx(data / "t10k-images-idx3-ubyte.gz", 2051, (0, 28, 28))
+        write_idx(data / "t10k-labels-idx1-ubyte.gz", 2049, (0,))
+    else:
+        write_idx(data / "t10k-images-idx3-ubyte.gz", 2051, (4, 20, 20))
+    result = run_script("04_neural_network_training.py", "--dataset", "mnist", "--data-dir", str(data), "--epochs",
+                        "1", out=tmp_path)
+    assert_one_line_error(result, "test")
+    assert "epoch" not in result.stdout
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"history": []}, "history"), ({"history": [{"epoch": 1}]}, "history"),
+    ({"input_shape": [8]}, "input_shape"), ({"input_shape": "8x8"}, "input_shape"),
+    ({"class_names": "0123456789"}, "class_names"), ({"class_names": list("012")}, "classes"),
+    ({"architecture": "mlp"}, "architecture"), ({"architecture": {"kind": "mlp"}}, "architecture"),
+    ({"normalisation": {"mean": 0.3, "std": 0.0}}, "normalisation"), ({"dataset": "faces"}, "dataset"),
+])
+@pytest.mark.parametrize("script", ["05_visualize_training.py", "06_neural_network_inference.py"])
+def test_hand_edited_04_checkpoints_are_one_line(tmp_path, script, change, message):
+    checkpoint = tmp_path / "edited.pt"
+    save_checkpoint(checkpoint, digits_checkpoint(**change))
+    assert_one_line_error(run_script(script, "--checkpoint", str(checkpoint), out=tmp_path), message)
+
+
+def test_05_refuses_a_record_without_its_data_set(tmp_path):
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps({"history": digits_checkpoint()["history"]}))
+    assert_one_line_error(run_script("05_visualize_training.py", "--checkpoint", str(record), out=tmp_path),
+                          "names no data set")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["state_dict"]["head.bias"].fill_(float("nan")), "not all finite"),
+    (lambda c: c["config"].update(block_size=1), "block_size"),
+    (lambda c: c.update(best_val_loss="1.5"), "best_val_loss"),
+    (lambda c: c["config"].update(n_head=3), "n_head"),
+])
+def test_hand_edited_08_checkpoints_are_one_line_in_09_and_10(tmp_path, edit, message):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=2, n_embd=16))
+    good = tmp_path / "good.pt"
+    save_gpt(good, model, CharTokenizer(VOCAB), best_val_loss=2.0, text="t.txt")
+    checkpoint = torch.load(good, weights_only=True)
+    edit(checkpoint)
+    torch.save(checkpoint, tmp_path / "edited.pt")
+    for script in ("09_use_llm.py", "10_deploy_llm.py"):
+        args = ["--selftest"] if script == "10_deploy_llm.py" else ["--max-new-tokens", "5"]
+        assert_one_line_error(run_script(script, "--checkpoint", str(tmp_path / "edited.pt"), *args, out=tmp_path),
+                              message)
+
+
+class Payload:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("script", ["05_visualize_training.py", "06_neural_network_inference.py", "09_use_llm.py",
+                                    "10_deploy_llm.py"])
+def test_a_pickled_payload_is_refused_never_run_and_never_advised(tmp_path, script):
+    marker = tmp_path / "the_payload_ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "nn-tutorial-gpt/1", "state_dict": Payload(marker)}, evil)
+    result = run_script(script, "--checkpoint", str(evil), out=tmp_path)
+    assert_one_line_error(result, "pickled Python objects")
+    assert not marker.exists() and "weights_only" not in result.stderr
+
+
+@pytest.mark.parametrize("script", ["06_neural_network_inference.py", "09_use_llm.py"])
+def test_a_text_file_given_as_a_checkpoint_is_named_as_such(tmp_path, script):
+    text_file = tmp_path / "notes.pt"
+    text_file.write_text("these are my notes\n" * 20)
+    result = run_script(script, "--checkpoint", str(text_file), out=tmp_path)
+    assert_one_line_error(result, "not a PyTorch checkpoint")
+    assert "(101)" not in result.stderr
