@@ -22,7 +22,7 @@ A neuron takes inputs x_1 ... x_n and does two things:
        softmax(z)_k  = e^z_k / sum_j e^z_j        turns a vector of scores into probabilities
 
    The derivatives matter as much as the functions: training (lessons 02-03)
-   moves each weight along dLoss/dw, and every such gradient passes through
+   moves each weight against dLoss/dw (downhill), and every such gradient passes through
    f'(z). Sigmoid's f' is at most 0.25 and nearly 0 for |z| > 5 - the
    "vanishing gradient" - which is why hidden layers today mostly use ReLU.
 
@@ -76,11 +76,18 @@ def explain_softmax(scores: np.ndarray) -> None:
 
 def explain_stability() -> None:
     print("\n3. Numerical stability: inputs of +-1000")
-    z = np.array([-1000.0, 0.0, 1000.0])
+    scores = np.array([1000.0, 1000.0, -1000.0])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # the naive formulas overflow: the point
+        naive_softmax = np.exp(scores) / np.exp(scores).sum()
+        naive_log_sigmoid = np.log(1 / (1 + np.exp(1000.0)))
+    print(f"   naive softmax([1000, 1000, -1000]) = exp(z) / sum exp(z) = {naive_softmax}: exp(1000) overflows "
+          "to inf, and inf / inf is nan")
+    print(f"   stable softmax, exp(z - max z) / sum exp(z - max z) = {softmax(scores)}")
+    print(f"   naive log sigmoid(-1000) = log(1 / (1 + exp(1000))) = {naive_log_sigmoid}: the loss of lesson 02 "
+          "would be infinite")
+    print(f"   stable log sigmoid(-1000) = log_softmax([-1000, 0])[0] = {log_softmax(np.array([-1000.0, 0.0]))[0]}")
     sigmoid, _ = ACTIVATIONS["sigmoid"]
-    print(f"   naive 1/(1+exp(-z)) would compute exp(1000) = inf; stable sigmoid(z) = {sigmoid(z)}")
-    print(f"   softmax([1000, 1000, -1000]) = {softmax(np.array([1000.0, 1000.0, -1000.0]))}")
-    print(f"   log_softmax([1000, 0])       = {log_softmax(np.array([1000.0, 0.0]))}")
+    print(f"   stable sigmoid([-1000, 0, 1000]) = {sigmoid(np.array([-1000.0, 0.0, 1000.0]))}")
 
 
 def plot_activations() -> plt.Figure:

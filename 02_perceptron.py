@@ -13,10 +13,19 @@ simple, because sigmoid's derivative cancels against the log:
 
     dL/dz = (p - y) / N          dL/dw = X^T (p - y) / N          dL/db = sum(p - y) / N
 
-Gradient descent then repeats  w <- w - lr * dL/dw,  b <- b - lr * dL/db.
+Gradient descent then repeats  w <- w - lr * dL/dw,  b <- b - lr * dL/db,
+each time on all four examples at once. One pass over all the training data
+is called an epoch; here each epoch is a single step (later lessons split the
+data into mini-batches and take many steps per epoch).
 The learning rate lr sets the step: too small and the loss barely moves in
-the time we have; too large and a step overshoots the valley, so the loss
-jumps up before (sometimes instead of) coming down. The script shows both.
+the time we have; too large and a step overshoots the bottom of the valley.
+How much that hurts depends on where the bottom is. On AND the loss keeps
+falling as the weights grow (the best weights lie infinitely far out), so a
+large step overshoots once and then only gets there sooner. On XOR the best
+weights are finite (w = 0, below), and near them the loss is a bowl of
+curvature c: a step larger than 2 / c jumps across the bottom every time, and
+the loss bounces instead of settling. The script trains both with the same
+rates and computes c.
 
 (Sigmoid + cross-entropy + gradient descent is what statisticians call
 logistic regression. Rosenblatt's original perceptron of 1958 used a hard
@@ -112,41 +121,65 @@ def explain_xor(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> bool:
     return undecided
 
 
-def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Generator, ax: plt.Axes) -> None:
-    """Train AND with each learning rate and show what too small and too large look like."""
-    X, y = logic_gate("AND")
-    print(f"\nThe learning rate, on AND ({epochs} steps each):")
+LOWEST_LOSS = {"AND": 0.0, "XOR": float(np.log(2))}  # AND is separable; XOR's best line is no line (above)
+
+
+def xor_curvature(X: np.ndarray) -> float:
+    """The largest curvature of XOR's loss at w = 0, b = 0: the Hessian is sigmoid'(0) * mean(x x^T) = X^T X / 16."""
+    X1 = np.c_[X, np.ones(len(X))]  # the bias as a third weight on a constant input 1
+    return float(np.linalg.eigvalsh(0.25 * X1.T @ X1 / len(X)).max())
+
+
+def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Generator, axes: dict) -> None:
+    """Train AND and XOR with each learning rate: too small, and too large where the best weights are finite."""
+    print(f"\nThe learning rate ({epochs} steps each). Lowest possible loss: AND 0, XOR ln 2 = {np.log(2):.3f}.")
+    c = xor_curvature(logic_gate("XOR")[0])
+    print(f"   On XOR the loss near w = 0 curves by c = {c:.3f}: steps with lr above 2 / c = {2 / c:.1f} overshoot "
+          "its bottom.")
     steps = [s for s in (1, 2, 10, 100) if s < epochs] + [epochs]
-    print("   loss at step    " + "".join(f"{s:>8}" for s in steps) + "  highest")
-    for lr in rates:
-        _, _, losses = train(X, y, lr, epochs, rng)
-        verdict = []
-        if max(losses) > losses[0]:
-            verdict.append(f"overshot: the loss rose to {max(losses):.2f} before falling")
-        if losses[-1] > 0.1:
-            verdict.append("still far from 0 at the end: steps too small")
-        shown = "".join(f"{losses[s - 1]:8.3f}" for s in steps)
-        print(f"   lr {lr:<12g}{shown}{max(losses):9.2f}   {'; '.join(verdict) or 'steady descent'}")
-        ax.plot(range(1, epochs + 1), losses, lw=2, label=f"lr {lr:g}")
-    ax.set(title="AND: learning rate too small, right, too large", xlabel="gradient-descent step",
-           ylabel="binary cross-entropy", xscale="log", yscale="log")
-    ax.legend()
+    print("   loss at step          " + "".join(f"{s:>8}" for s in steps) + "  highest")
+    for gate, ax in axes.items():
+        X, y = logic_gate(gate)
+        for lr in rates:
+            losses = np.array(train(X, y, lr, epochs, rng)[2])
+            late = np.diff(losses[len(losses) // 2:])
+            rises, above = int((late > 0).sum()), max(0.0, losses[-1] - LOWEST_LOSS[gate])  # ln 2 is rounded too
+            if rises > len(late) // 4:
+                verdict = (f"bounces across the bottom (the loss rose on {rises} of the last {len(late)} steps) "
+                           f"and stays {above:.2f} above the lowest possible loss: too large")
+            elif above > 0.1:
+                verdict = f"still {above:.2f} above the lowest possible loss: steps too small"
+            elif losses.max() > losses[0]:
+                verdict = f"overshot to {losses.max():.2f} at first, then settled within {above:.1e} of the lowest"
+            else:
+                verdict = f"steady descent, within {above:.1e} of the lowest"
+            shown = "".join(f"{losses[s - 1]:8.3f}" for s in steps)
+            print(f"   {gate} lr {lr:<12g}{shown}{losses.max():9.2f}   {verdict}")
+            ax.plot(range(1, epochs + 1), losses, lw=1.5, label=f"lr {lr:g}")
+        if LOWEST_LOSS[gate] > 0:  # AND's lowest, 0, lies off a log axis
+            ax.axhline(LOWEST_LOSS[gate], color="k", ls="--", lw=1, label="lowest possible")
+        ax.set(title=f"{gate}: the same learning rates (lowest possible loss {LOWEST_LOSS[gate]:.3g})",
+               xlabel="gradient-descent step", ylabel="binary cross-entropy", xscale="log",
+               yscale="log" if LOWEST_LOSS[gate] == 0 else "linear")  # a log axis shows the fall towards 0
+        ax.legend(fontsize=8)
 
 
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--lr", type=positive_float, default=1.0, help="learning rate of gradient descent")
     parser.add_argument("--epochs", type=positive_int, default=2000, help="gradient-descent steps (full batch)")
-    parser.add_argument("--compare-lr", type=positive_float, nargs="+", default=[0.01, 1.0, 100.0],
-                        help="learning rates to compare on AND")
+    parser.add_argument("--compare-lr", type=positive_float, nargs="+", default=[0.01, 1.0, 10.0],
+                        help="learning rates to compare on AND and on XOR")
     args = parser.parse_args()
     rng = seed_everything(args.seed)
     check_figure_writable("02_perceptron_gates")
 
     print(f"Training one perceptron per gate: {args.epochs} steps of gradient descent, learning rate {args.lr}")
-    fig, axes = plt.subplots(1, len(LOGIC_GATES) + 2, figsize=(21, 4.2))
+    fig, panels = plt.subplot_mosaic([[*LOGIC_GATES, "loss"], ["lr AND", "lr AND", "lr XOR", "lr XOR"]],
+                                      figsize=(17, 8.6))
     scores = {}
-    for ax, gate in zip(axes, LOGIC_GATES):
+    for gate in LOGIC_GATES:
+        ax = panels[gate]
         X, y = logic_gate(gate)
         w, b, losses = train(X, y, args.lr, args.epochs, rng)
         scores[gate] = report(gate, X, y, w, b, losses)
@@ -157,12 +190,12 @@ def main() -> None:
         plot_decision_boundary(ax, lambda grid: predict_proba(grid, w, b), X, y, title, margin=0.4)
         ax.set_xlabel("x1")
         ax.set_ylabel("x2")
-        axes[-2].plot(losses, label=gate, lw=2)
-    axes[-2].axhline(np.log(2), color="k", ls="--", lw=1, label="ln 2 (always 0.5)")
-    axes[-2].set(title="Training loss", xlabel="gradient-descent step", ylabel="binary cross-entropy")
-    axes[-2].set_yscale("log")
-    axes[-2].legend()
-    compare_learning_rates(args.compare_lr, args.epochs, rng, axes[-1])
+        panels["loss"].plot(losses, label=gate, lw=2)
+    panels["loss"].axhline(np.log(2), color="k", ls="--", lw=1, label="ln 2 (always 0.5)")
+    panels["loss"].set(title="Training loss", xlabel="gradient-descent step", ylabel="binary cross-entropy")
+    panels["loss"].set_yscale("log")
+    panels["loss"].legend()
+    compare_learning_rates(args.compare_lr, args.epochs, rng, {"AND": panels["lr AND"], "XOR": panels["lr XOR"]})
     xor_result = "p = 0.5 everywhere, no line at all" if xor_undecided else f"{scores['XOR']}/4"
     fig.suptitle(f"A perceptron draws one straight line (black, p = 0.5): AND {scores['AND']}/4, "
                  f"OR {scores['OR']}/4; XOR {xor_result}")

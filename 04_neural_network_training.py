@@ -34,10 +34,17 @@ Two networks go through that same loop (--model):
   is used at every position, so it does more arithmetic per image and trains
   slower on a CPU (printed too).
 
-Good practice around that loop:
+Good practice around that loop. What we want is a network that *generalises*:
+right on images it has never seen, not only on the ones it trained on. A
+network with enough weights can instead memorise its training images - it
+*overfits*: its training loss keeps falling while its loss on new images
+stops falling or rises. Several of the habits below exist to fight that
+(dropout, weight decay, augmentation, early stopping); lesson 05 shows
+overfitting happen, and what each of them changes.
 * Three splits. The network learns from the training split; the validation
-  split picks the best epoch (model selection); the test split is touched once,
-  at the very end, so its accuracy is an honest estimate for new data.
+  split, which training never sees, shows whether it generalises and picks
+  the best epoch (model selection); the test split is touched once, at the
+  very end, so its accuracy is an honest estimate for new data.
 * Inputs are standardised, x' = (x - mean) / std, with mean and std from the
   training split only, and stored in the checkpoint so lesson 06 can do the same.
 * Dropout: while training, each hidden unit's output is zeroed with

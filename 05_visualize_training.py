@@ -198,7 +198,9 @@ def train_and_record(data: Dataset, hidden: list[int], *, epochs: int, lr: float
 # ----------------------------------------------------------------------------- drawing
 
 
-def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True) -> None:
+def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True,
+                kept: int | None = None) -> None:
+    """Train and validation loss and accuracy per epoch; ``kept`` marks the epoch whose weights were saved."""
     epochs = [h["epoch"] for h in history]
     ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train", color="C0")
     ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation", color="C1")
@@ -208,6 +210,8 @@ def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title:
     ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation", color="C1")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}accuracy")
     for ax in (ax_loss, ax_acc):
+        if kept is not None:
+            ax.axvline(kept, color="k", ls=":", lw=1.2, label=f"kept: epoch {kept}")
         ax.legend(fontsize=8)
 
 
@@ -222,13 +226,14 @@ class Dashboard:
         self.fig, self.epochs = fig, epochs
         self.axes = fig.subplots(1, 4)
         ax_loss, ax_acc, ax_norm, ax_ratio = self.axes
+        dot = dict(marker=".", markersize=4)  # so the first epoch, a single point, shows too
         self.lines = {
-            "train_loss": ax_loss.plot([], [], color="C0", label="train")[0],
-            "val_loss": ax_loss.plot([], [], color="C1", label="validation")[0],
-            "train_accuracy": ax_acc.plot([], [], color="C0", label="train")[0],
-            "val_accuracy": ax_acc.plot([], [], color="C1", label="validation")[0],
-            "weight_norm": [ax_norm.plot([], [], label=f"layer {i + 1}")[0] for i in range(n_layers)],
-            "update_ratio": [ax_ratio.plot([], [], label=f"layer {i + 1}")[0] for i in range(n_layers)],
+            "train_loss": ax_loss.plot([], [], color="C0", label="train", **dot)[0],
+            "val_loss": ax_loss.plot([], [], color="C1", label="validation", **dot)[0],
+            "train_accuracy": ax_acc.plot([], [], color="C0", label="train", **dot)[0],
+            "val_accuracy": ax_acc.plot([], [], color="C1", label="validation", **dot)[0],
+            "weight_norm": [ax_norm.plot([], [], label=f"layer {i + 1}", **dot)[0] for i in range(n_layers)],
+            "update_ratio": [ax_ratio.plot([], [], label=f"layer {i + 1}", **dot)[0] for i in range(n_layers)],
         }
         ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
         ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -297,8 +302,9 @@ def plot_weights(recorder: TrainingRecorder, image_shape) -> plt.Figure:
     fig = plt.figure(figsize=(14, 2.9 * n_layers), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1.3, 1]) if image_shape else (fig, None)
     for layer, ax in enumerate(np.atleast_1d(left.subplots(n_layers, 1))):
+        bins = int(np.clip(np.sqrt(recorder.snapshots[0][layer].size), 5, 40))  # 32 weights do not fill 40 bins
         for i, epoch in enumerate(epochs):
-            ax.hist(recorder.snapshots[epoch][layer].ravel(), bins=40, histtype="step", lw=1.8,
+            ax.hist(recorder.snapshots[epoch][layer].ravel(), bins=bins, histtype="step", lw=1.8,
                     color=plt.cm.viridis(i / max(1, len(epochs) - 1)), label=f"epoch {epoch}", density=True)
         start, end = recorder.snapshots[0][layer], recorder.snapshots[epochs[-1]][layer]
         he = np.sqrt(2 / start.shape[1])  # PyTorch stores W as (fan_out, fan_in)
@@ -406,8 +412,9 @@ def compare_regularisers(data: Dataset, *, subset: int, hidden: list[int], epoch
     for name, (train_data, settings) in tqdm(plans.items(), desc="runs", leave=False, delay=1):
         recorder = train_and_record(train_data, epochs=epochs, seed=seed, quiet=True, **settings)
         near_zero, exactly_zero = near_zero_fraction(recorder.model)
+        right = predict_proba(recorder.model, data.X_val).argmax(1) == data.y_val  # per validation image
         results[name] = {"history": recorder.history, "n_train": len(train_data.X_train),
-                         "near_zero": near_zero, "exactly_zero": exactly_zero}
+                         "near_zero": near_zero, "exactly_zero": exactly_zero, "right": right}
     return results
 
 
@@ -438,14 +445,18 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
     l1, free = results[l1_name], results[names[0]]
     print(f"   {l1_name}: {l1['near_zero']:.0%} of the weights are within {NEAR_ZERO:g} of 0 "
           f"(without regularisation {free['near_zero']:.0%}); exactly 0: {l1['exactly_zero']:.1%}.")
-    # Two accuracies on n samples each: their difference has a standard error of about sqrt(2 p (1 - p) / n).
-    p = base["val_accuracy"]
-    noise = 100 * np.sqrt(2 * p * (1 - p) / n_val)
-    largest = max(abs(summarise(results[name]["history"])["val_accuracy"] - p) for name in names[1:-1]) * 100
-    print(f"   Validation accuracy differs from the unregularised run's by at most {largest:.1f} points; on {n_val} "
-          f"samples the\n   standard error of such a difference is about {noise:.1f} points, so that is "
-          f"{'within' if largest <= 2 * noise else 'beyond'} the noise (2 standard errors).\n   The loss, which sees "
-          "how confident each answer is, tells more.")
+    # Every run is scored on the same validation images, so two accuracies differ only on the images where the
+    # runs disagree: a paired estimate. Per image d = right_A - right_B (-1, 0 or 1); the difference in accuracy
+    # is mean(d), with standard error std(d) / sqrt(n).
+    print(f"   Validation accuracy against the unregularised run, on the same {n_val} images "
+          "(+- 2 paired standard errors):")
+    for name in names[1:-1]:
+        d = results[name]["right"].astype(float) - results[names[0]]["right"].astype(float)
+        noise = 2 * 100 * d.std(ddof=1) / np.sqrt(len(d))
+        verdict = "within the noise" if abs(100 * d.mean()) <= noise else "beyond the noise"
+        print(f"     {name}: {100 * d.mean():+.1f} points +- {noise:.1f} ({int((d != 0).sum())} images answered "
+              f"differently): {verdict}")
+    print("   The loss, which sees how confident each answer is, tells more.")
     history = too_small["history"]
     half, last = history[len(history) // 2], history[-1]
     print(f"   {names[-1]}, trained on all {too_small['n_train']} training samples: train accuracy "
@@ -494,8 +505,11 @@ def first_layer_pictures(model: MLP | CNN, input_shape: list[int]) -> tuple[np.n
         return filters[:16], (f"{min(16, len(filters))} of the CNN's first-layer filters ({len(filters)} in all, "
                               f"{model.kernel}x{model.kernel} pixels each)")
     weights = model.linear_layers()[0].weight.detach().numpy()  # (hidden, pixels)
-    return weights[:16].reshape(-1, *input_shape), f"the weights of {min(16, len(weights))} of the MLP's " \
-                                                   f"{len(weights)} first-layer units, one per pixel"
+    he = np.sqrt(2 / weights.shape[1])
+    return weights[:16].reshape(-1, *input_shape), (
+        f"the weights of {min(16, len(weights))} of the MLP's {len(weights)} first-layer units, one per pixel;\n"
+        f"their std is {weights.std():.3f} against {he:.3f} at the random (He) start, so much of each picture is that "
+        "start:\nlook for the smooth red and blue blobs among the speckle (05's own run draws only what training added)")
 
 
 def plot_saved_history(path: Path) -> None:
@@ -507,15 +521,17 @@ def plot_saved_history(path: Path) -> None:
         history, name = checkpoint["history"], f"{checkpoint['dataset']} "
         print(f"{path}: {model.describe()}, {sum(p.numel() for p in model.parameters()):,} parameters")
     else:
-        record = read_record(path)
-        history, name = record["history"], f"{record['dataset']} "
-    best = max(history, key=lambda h: h["val_accuracy"])
-    print(f"{path}: {len(history)} epochs; best validation accuracy {best['val_accuracy']:.2%} "
-          f"at epoch {best['epoch']}; final train loss {history[-1]['train_loss']:.4f}, "
-          f"val loss {history[-1]['val_loss']:.4f}")
+        checkpoint = read_record(path)
+        history, name = checkpoint["history"], f"{checkpoint['dataset']} "
+    # 04 keeps the epoch of lowest validation loss (early stopping) and says which; 03 keeps its last epoch.
+    kept = next((h for h in history if h["epoch"] == checkpoint.get("best_epoch")), history[-1])
+    why = "the lowest validation loss (early stopping)" if "best_epoch" in checkpoint else "the last epoch"
+    print(f"{path}: {len(history)} epochs; the saved weights are epoch {kept['epoch']}'s, {why}: validation loss "
+          f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}; at the last epoch train loss "
+          f"{history[-1]['train_loss']:.4f}, validation loss {history[-1]['val_loss']:.4f}")
     fig = plt.figure(figsize=(16 if model else 11, 4.2), layout="constrained")
     curves, pictures = fig.subfigures(1, 2, width_ratios=[2.3, 1]) if model else (fig, None)
-    draw_curves(*curves.subplots(1, 2), history, title=name)
+    draw_curves(*curves.subplots(1, 2), history, title=name, kept=kept["epoch"])
     if pictures is not None:
         images, what = first_layer_pictures(model, checkpoint["input_shape"])
         draw_weight_pictures(pictures, images)

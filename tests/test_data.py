@@ -98,7 +98,7 @@ def test_record_round_trip_and_rejections(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(UserError, match="not a training record"):
         read_record(tmp_path / "bad.json")
-    (tmp_path / "nan.json").write_text(json.dumps({"history": [{**record["history"][0], "val_loss": float("nan")}]}))
+    (tmp_path / "nan.json").write_text(json.dumps({**record, "history": [{**record["history"][0], "val_loss": float("nan")}]}))
     with pytest.raises(UserError, match="not finite"):
         read_record(tmp_path / "nan.json")
     with pytest.raises(UserError, match="no such file"):

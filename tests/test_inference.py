@@ -36,13 +36,21 @@ def test_light_canvas_is_inverted_cropped_and_centred(tmp_path, inference):
     assert abs(com_r - 13.5) <= 1 and abs(com_c - 13.5) <= 1  # centred by centre of mass
 
 
-def test_dark_canvas_is_not_inverted_and_digits_fill_8x8(tmp_path, inference):
+def test_dark_canvas_is_not_inverted_and_digits_take_the_training_layout(tmp_path, inference):
     gray = inference.read_grayscale(draw_digit(tmp_path / "dark.jpg", paper="black", ink="white"))
     processed = inference.preprocess(gray, "digits")
     assert processed.shape == (8, 8)
     assert processed[0, 0] < 0.05 and processed.max() > 0.9
     rows, _ = np.nonzero(processed > 0.2)
-    assert rows.min() == 0 and rows.max() == 7  # a tall digit spans the full height
+    assert rows.min() == 0 and rows.max() == 7  # a tall digit spans the full height, as the training digits do
+
+
+def test_digits_ink_box_is_measured_and_a_wide_drawing_keeps_off_the_edge_columns(tmp_path, inference):
+    assert inference.digits_ink_box() == (8, 6)  # all 8 rows, 6 of the 8 columns (90th percentiles)
+    wide = inference.read_grayscale(draw_digit(tmp_path / "wide.png", size=(300, 300), box=(30, 120, 270, 180)))
+    processed = inference.preprocess(wide, "digits")
+    _, cols = np.nonzero(processed > 0.2)
+    assert cols.min() >= 1 and cols.max() <= 6  # never columns 0 or 7, which the training digits hardly use
 
 
 def test_blank_image_is_refused(tmp_path, inference):

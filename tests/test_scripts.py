@@ -45,7 +45,7 @@ def test_help_explains_every_flag(script):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_nonsense_flag_is_one_line(script):
-    assert_one_line_error(run_script(script, "--seed", "banana"), "invalid int value")
+    assert_one_line_error(run_script(script, "--seed", "banana"), "'banana' is not a seed")
 
 
 def test_01_prints_the_neuron_and_saves_its_figure(tmp_path):
