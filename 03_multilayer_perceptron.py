@@ -84,7 +84,9 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -111,6 +113,7 @@ from common.data import (
     normalisation,
 )
 from common.plotting import check_figure_writable, plot_decision_boundary, plt, save_figure, show_or_close
+from common.schedule import learning_rate
 from common.records import atomic_write, check_replaceable, read_record, write_record
 
 DEFAULTS = {  # per data set, chosen on validation accuracy; any flag overrides
@@ -214,7 +217,8 @@ class MLP:
         """(parameter, gradient) pairs, valid after a backward pass."""
         return [pair for layer in self.layers for pair in layer.parameters()]
 
-    def weights(self) -> list[np.ndarray]:
+    def arrays(self) -> list[np.ndarray]:
+        """Every parameter array, W and b of each layer (what the optimizer keeps state for)."""
         return [p for layer in self.layers if isinstance(layer, Dense) for p in (layer.W, layer.b)]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -363,18 +367,6 @@ class SGD:
             p += vel
 
 
-def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
-    """Learning rate decaying from base_lr to 0 along half a cosine."""
-    return 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
-
-
-def cosine_schedule(base_lr: float, epochs: int, n_samples: int, batch_size: int):
-    """A function that returns the next step's learning rate each time it is called, over the whole run."""
-    total_steps = epochs * -(-n_samples // batch_size)  # ceil: a last, smaller batch is a step too
-    steps = iter(range(total_steps))
-    return lambda: cosine_lr(base_lr, next(steps), total_steps)
-
-
 def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
     """Mean loss and accuracy over a whole split, in large batches (no backward pass needed)."""
     total_loss, correct = 0.0, 0
@@ -398,35 +390,41 @@ def random_shift(images: np.ndarray, shape: tuple[int, int], max_shift: int, rng
     return shifted.reshape(len(images), -1)
 
 
-def train_epoch(model: MLP, loss_fn, optimiser, X: np.ndarray, Y: np.ndarray, batch_size: int,
-                rng: np.random.Generator, schedule, progress: tqdm | None = None, augment=None) -> None:
-    """One pass over the shuffled training set, one optimiser step per mini-batch."""
+def train_epoch(model: MLP, loss_fn, optimizer, X: np.ndarray, Y: np.ndarray, batch_size: int,
+                rng: np.random.Generator, lr_at: Callable[[int], float], step: int, progress: tqdm | None = None,
+                augment=None) -> int:
+    """One pass over the shuffled training set, one optimizer step per mini-batch; returns the step count after it."""
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
         batch = order[start:start + batch_size]
         inputs = augment(X[batch]) if augment else X[batch]
         loss = loss_and_gradients(model, loss_fn, inputs, Y[batch])
-        optimiser.step(model.parameters(), schedule())
+        optimizer.step(model.parameters(), lr_at(step))
+        step += 1
         if progress is not None:
             progress.update(len(batch))
             progress.set_postfix(batch_loss=f"{loss:.4f}", refresh=False)
+    return step
 
 
 def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
-        optimiser: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
+        optimizer: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
     """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds).
 
     The training loss is measured like the validation loss, after the epoch, on as many training examples.
     """
-    opt = (Adam if optimiser == "adam" else SGD)(model.weights(), lr, weight_decay)
-    schedule = cosine_schedule(lr, epochs, len(X_train), batch_size)
+    opt = (Adam if optimizer == "adam" else SGD)(model.arrays(), lr, weight_decay)
+    total_steps = epochs * -(-len(X_train) // batch_size)  # ceil: a last, smaller batch is a step too
+    # The cosine schedule (common/schedule.py): no warm-up here, down to 0 at the last step.
+    lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)
+    step = 0
     X_check, Y_check = X_train[:len(X_val)], Y_train[:len(X_val)]
     history, start = [], time.perf_counter()
     # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
         bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
                    disable=not verbose, delay=1)
-        train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, schedule, bar, augment)
+        step = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, lr_at, step, bar, augment)
         bar.close()
         train_loss, train_acc = evaluate(model, loss_fn, X_check, Y_check)
         val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
@@ -450,7 +448,7 @@ def solve_xor(rng: np.random.Generator, ax: plt.Axes) -> int:
     y = y.astype(int)
     model = MLP([2, 4, 2], "tanh", rng, dtype=np.float64)
     Y = one_hot(y, 2, np.float64)
-    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimiser="adam",
+    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimizer="adam",
         weight_decay=0.0, rng=rng, verbose=False)
     p = model.predict_proba(X)[:, 1]
     correct = int(((p > 0.5) == y).sum())
@@ -465,7 +463,7 @@ def fit_sine(rng: np.random.Generator, ax: plt.Axes) -> float:
     print("\n3. Regression: a network is a function. Fit y = sin(x) + noise with MSE: network 1-32-32-1, tanh")
     X, y = noisy_sine(200, 0.1, seed=int(rng.integers(1 << 31)))
     model = MLP([1, 32, 32, 1], "tanh", rng, dtype=np.float64)
-    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimiser="adam",
+    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimizer="adam",
                   weight_decay=0.0, rng=rng, verbose=False)
     grid = np.linspace(-np.pi, np.pi, 300)[:, None]
     fitted = model.forward(grid)
@@ -486,7 +484,7 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
     model = MLP([2, 16, 16, 2], "relu", rng, dtype=np.float64)
     Y = lambda y: one_hot(y, 2, np.float64)  # noqa: E731
     fit(model, softmax_cross_entropy, data.X_train, Y(data.y_train), data.X_val, Y(data.y_val), epochs=200,
-        batch_size=32, lr=0.01, optimiser="adam", weight_decay=0.0, rng=rng, verbose=False)
+        batch_size=32, lr=0.01, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
     _, accuracy = evaluate(model, softmax_cross_entropy, data.X_test, Y(data.y_test))
     print(f"   test accuracy {accuracy:.1%} on {len(data.X_test)} points the network never saw")
     plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], data.X_test, data.y_test,
@@ -537,8 +535,8 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
     if augment:  # shift in standardised units: an empty pixel is (0 - mean) / std
         shift = lambda batch: random_shift(batch, data.image_shape, augment, rng, -mean / std)  # noqa: E731
     history = fit(model, loss_fn, X_train, Y_train, X_val, Y_val, epochs=epochs, batch_size=batch_size, lr=lr,
-                  optimiser=optimizer, weight_decay=weight_decay, rng=rng, verbose=True, augment=shift)
-    weight_norm = float(np.sqrt(sum(float((W * W).sum()) for W in model.weights()[::2])))
+                  optimizer=optimizer, weight_decay=weight_decay, rng=rng, verbose=True, augment=shift)
+    weight_norm = float(np.sqrt(sum(float((W * W).sum()) for W in model.arrays()[::2])))
     _, test_accuracy = evaluate(model, loss_fn, X_test, Y_test)
     seconds = history[-1]["seconds"]
     pull = f"weight decay {weight_decay} pulls it down" if weight_decay else "no weight decay"

@@ -126,6 +126,7 @@ from common.nets import (
 )
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
+from common.schedule import learning_rate
 
 # Per model and data set, chosen on validation accuracy; --help shows them, any flag overrides them.
 # (The CNN's filter counts were picked to fit 4 minutes on 2 CPU cores; its other settings are the first tried.)
@@ -186,7 +187,7 @@ def augment(x: torch.Tensor, image_shape: tuple[int, int], max_shift: float, max
 
 def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress: tqdm,
                 augmentation: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
-    """One pass over the training data, one optimiser step per mini-batch."""
+    """One pass over the training data, one optimizer step per mini-batch."""
     model.train()  # dropout on; batch norm normalises with the batch's own statistics
     for x, y in loader:
         x, y = x.to(device), y.to(device)
@@ -229,7 +230,9 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
     val_loader = make_loader(data.X_val, data.y_val, 1024, shuffle=False)
     criterion = nn.CrossEntropyLoss()
     opt = make_optimizer(model, optimizer, lr, weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(train_loader))
+    # The cosine schedule of lesson 03 (common/schedule.py), as a factor of the peak rate: no warm-up, down to 0.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, partial(learning_rate, max_lr=1.0, min_lr=0.0, warmup=0,
+                                                               total=epochs * len(train_loader)))
     history, best_state, best_epoch, best_loss = [], None, 0, math.inf
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):

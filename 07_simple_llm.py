@@ -60,7 +60,7 @@ from common.cli import lesson_parser, positive_float, positive_int, run, seed_ev
 from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
 from common.nets import check_fits
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.text import SHAKESPEARE, CharTokenizer, evaluate_loss, get_batch, read_text, split_ids
+from common.text import SHAKESPEARE, CharTokenizer, evaluate, get_batch, read_text, split_ids
 
 DEFAULTS = dict(steps=800, batch_size=32, block_size=64, n_embd=64, n_head=4, n_layer=4, lr=1e-2, bigram_lr=0.1)
 
@@ -163,7 +163,7 @@ def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
 # ----------------------------------------------------------------------------- training and showing
 
 
-def train_briefly(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int, block_size: int,
+def fit(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int, block_size: int,
                   lr: float, seed: int, name: str) -> None:
     """Plain AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -278,8 +278,8 @@ def main() -> None:
         torch.manual_seed(args.seed)
         start = time.perf_counter()
         lr = args.bigram_lr if isinstance(model, Bigram) else args.lr
-        train_briefly(model, train_ids, args.steps, args.batch_size, args.block_size, lr, args.seed, name)
-        loss = evaluate_loss(model, val_ids, args.block_size)
+        fit(model, train_ids, args.steps, args.batch_size, args.block_size, lr, args.seed, name)
+        loss = evaluate(model, val_ids, args.block_size)
         if not math.isfinite(loss):
             raise Diverged(f"{name}: the validation loss became {loss}; try a smaller --lr")
         seconds = time.perf_counter() - start

@@ -63,10 +63,11 @@ from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
 from common.nets import CheckpointError, check_fits, pick_device, safe_torch_load
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
+from common.schedule import learning_rate
 from common.text import (
     SHAKESPEARE,
     CharTokenizer,
-    evaluate_loss,
+    evaluate,
     get_batch,
     read_text,
     split_ids,
@@ -80,14 +81,6 @@ DEFAULTS = {  # --help shows them; any flag overrides them
 }
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200
-
-
-def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: int) -> float:
-    """Linear warm-up to max_lr, then cosine decay to min_lr at the last step."""
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * progress)) / 2
 
 
 def make_optimizer(model: GPT, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -159,8 +152,8 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
             done = step + 1
             if done % args.eval_interval == 0 or done == args.max_iters:
                 seconds = time.perf_counter() - start - eval_seconds  # training time only
-                train_loss = evaluate_loss(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
-                val_loss = evaluate_loss(model, val_eval, args.block_size)
+                train_loss = evaluate(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
+                val_loss = evaluate(model, val_eval, args.block_size)
                 # A step whose loss was finite can still blow the weights up: its evaluation shows it.
                 if not math.isfinite(train_loss + val_loss):
                     raise Diverged(f"the validation loss became {val_loss} at step {done}; try a smaller --lr")

@@ -22,11 +22,14 @@ import argparse
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from lessons import load_lesson  # also puts the repository root on sys.path
 from tqdm import tqdm
+
+from common.schedule import learning_rate
 
 from common.cli import positive_int, run
 from common.data import MNIST_DIR, load_dataset, normalisation
@@ -61,15 +64,17 @@ class NumpyRun:
         self.lesson, self.data, self.cfg = lesson, data, cfg
         self.rng = np.random.default_rng(cfg.seed)
         self.model = lesson.MLP(sizes, "relu", self.rng)
-        self.optimiser = lesson.Adam(self.model.weights(), cfg.lr)
+        self.optimizer = lesson.Adam(self.model.arrays(), cfg.lr)
         self.Y_train = lesson.one_hot(data.y_train, data.n_classes)
         self.Y_val = lesson.one_hot(data.y_val, data.n_classes)
-        self.schedule = lesson.cosine_schedule(cfg.lr, cfg.epochs, len(data.X_train), cfg.batch_size)
+        total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)
+        self.lr_at = partial(learning_rate, max_lr=cfg.lr, min_lr=0.0, warmup=0, total=total)
+        self.step = 0
 
     def epoch(self) -> None:
         lesson = self.lesson
-        lesson.train_epoch(self.model, lesson.softmax_cross_entropy, self.optimiser, self.data.X_train, self.Y_train,
-                           self.cfg.batch_size, self.rng, self.schedule)
+        self.step = lesson.train_epoch(self.model, lesson.softmax_cross_entropy, self.optimizer, self.data.X_train,
+                                       self.Y_train, self.cfg.batch_size, self.rng, self.lr_at, self.step)
         lesson.evaluate(self.model, lesson.softmax_cross_entropy, self.data.X_val, self.Y_val)
 
     def accuracy(self) -> float:
@@ -89,7 +94,9 @@ class TorchRun:
         self.model = MLP(sizes)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
+        # The same schedule, as a factor of the peak rate
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, partial(learning_rate, max_lr=1.0,
+                                                                                   min_lr=0.0, warmup=0, total=total))
         self.X, self.y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
         self.X_val, self.y_val = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
         self.X_test, self.y_test = torch.from_numpy(data.X_test), data.y_test

@@ -1,4 +1,4 @@
-"""Activation functions and their derivatives, in NumPy.
+"""Activation functions and their derivatives, in NumPy. Taught in lesson 01; used by 02 and 03.
 
 Every function takes the pre-activation ``z`` (any shape) and works elementwise,
 except softmax and log-softmax, which work along the last axis. The derivatives

@@ -1,4 +1,4 @@
-"""The command-line contract every lesson follows.
+"""The command-line contract every lesson follows. Plumbing: no lesson teaches it.
 
 ``--seed`` makes a run reproducible, ``--no-show`` keeps windows closed, flag
 values that make no sense are refused by argparse in one line, and any

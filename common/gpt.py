@@ -1,5 +1,7 @@
 """The GPT of lessons 07-10: a decoder-only transformer, its checkpoint, and text generation.
 
+Taught in lesson 07 (the model), lesson 09 (sampling and the KV cache); 08 trains it, 10 serves it.
+
 Lesson 07 builds this model rung by rung and explains each piece; 08 trains it,
 09 samples from it with a KV cache, 10 serves it. So all four use this one
 definition, written the way nanoGPT's ``model.py`` is: one screen per block,

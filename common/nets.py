@@ -1,5 +1,7 @@
 """The PyTorch side of the series: the networks of lessons 04-06 and their checkpoint on disk.
 
+Taught in lesson 04 (the MLP of lesson 03 in PyTorch, the CNN, safe checkpoints); lesson 05 adds the tanh option.
+
 04 trains them (the MLP, or with --model cnn the convolutional network), 05
 watches the MLP train and reads 04's checkpoints, 06 rebuilds either from its
 checkpoint, so all three use these definitions. A checkpoint is a plain
@@ -38,23 +40,25 @@ class MLP(nn.Module):
 
     The last layer outputs raw scores (logits); ``nn.CrossEntropyLoss`` applies
     the softmax, as lesson 03's loss did. The weights start as in lesson 03:
-    He initialisation, normal with std sqrt(2 / fan_in), and biases at 0.
-    (PyTorch's own default for ``nn.Linear`` is uniform in +-1/sqrt(fan_in).)
+    He initialisation, normal with std sqrt(2 / fan_in), and biases at 0
+    (LeCun's sqrt(1 / fan_in) with ``activation="tanh"``, which lesson 05's
+    smallest network uses). PyTorch's own default for ``nn.Linear`` is uniform
+    in +-1/sqrt(fan_in).
     """
 
-    def __init__(self, sizes: list[int], dropout: float = 0.0):
+    def __init__(self, sizes: list[int], dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(sizes) - 2:
-                layers.append(nn.ReLU())
+                layers.append({"relu": nn.ReLU, "tanh": nn.Tanh}[activation]())
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
         self.net = nn.Sequential(*layers)
-        self.sizes, self.dropout = list(sizes), dropout
+        self.sizes, self.dropout, self.activation = list(sizes), dropout, activation
         for layer in self.linear_layers():
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu" if activation == "relu" else "linear")
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +68,7 @@ class MLP(nn.Module):
         return [m for m in self.net if isinstance(m, nn.Linear)]
 
     def architecture(self) -> dict:
-        return {"kind": "mlp", "sizes": self.sizes, "dropout": self.dropout, "activation": "relu"}
+        return {"kind": "mlp", "sizes": self.sizes, "dropout": self.dropout, "activation": self.activation}
 
     def describe(self) -> str:
         return f"MLP {'-'.join(map(str, self.sizes))}"
@@ -260,7 +264,7 @@ def build_model(checkpoint: dict) -> MLP | CNN:
     height, width = checkpoint["input_shape"]
     try:
         if kind == "mlp":
-            model = MLP(arch["sizes"], arch.get("dropout", 0.0))
+            model = MLP(arch["sizes"], arch.get("dropout", 0.0), arch.get("activation", "relu"))
             inputs, outputs = arch["sizes"][0], arch["sizes"][-1]
         elif kind == "cnn":
             model = CNN(arch["input_shape"], arch["n_classes"], arch["channels"], arch["kernel"], arch["dropout"])

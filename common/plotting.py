@@ -1,4 +1,5 @@
-"""Figures that work the same on a laptop and on a headless CI machine.
+"""Figures that work the same on a laptop and on a headless CI machine. Plumbing: no lesson teaches it,
+except the decision-boundary picture, which lesson 02 explains.
 
 Every figure is saved as a PNG under ``figures/``. A window opens only when a
 display exists and the user did not pass ``--no-show``; without a display

@@ -1,4 +1,5 @@
-"""Writing results to disk safely, and the JSON record every training run leaves.
+"""Writing results to disk safely, and the JSON record every training run leaves. Plumbing, which lesson 04
+explains (atomic writes, never replacing what is not ours).
 
 A file is never written in place: it is written to a temporary file in the
 same folder and then renamed over the target. A rename is atomic, so a crash

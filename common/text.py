@@ -1,4 +1,5 @@
-"""Text for the language-model lessons (07-10): reading it, a character tokenizer, batches.
+"""Text for the language-model lessons (07-10): reading it, a character tokenizer, batches. Taught in
+lesson 07 (the tokenizer) and lesson 08 (random windows as batches, evaluation over a whole split).
 
 A character-level model reads and writes one character at a time, so its
 tokenizer is a table: the sorted set of characters in the training text, each
@@ -103,7 +104,7 @@ def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) 
 
 
 @torch.no_grad()
-def evaluate_loss(model: torch.nn.Module, ids: torch.Tensor, block_size: int, max_windows: int | None = None,
+def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int, max_windows: int | None = None,
                   batch_size: int = 64) -> float:
     """Mean cross-entropy (nats per character) over the windows of ``ids``, in eval mode (dropout off).
 

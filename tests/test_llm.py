@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from common import UserError
 from common.gpt import GPT, Block, CausalSelfAttention, GPTConfig, load_gpt, save_gpt
 from common.nets import CheckpointError
-from common.text import CharTokenizer, evaluate_loss, get_batch, read_text, split_ids, windows
+from common.text import CharTokenizer, evaluate, get_batch, read_text, split_ids, windows
 
 PATTERN = "the cat sat on the mat. the dog sat on the log. "
 
@@ -151,7 +151,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    loss = evaluate_loss(model, ids, 32)
+    loss = evaluate(model, ids, 32)
     baseline = bigram_entropy(ids, len(tokenizer))
     assert baseline > 0.3  # context matters in this text: 't' is followed by 'h', ' ' or 'o'
     assert loss < baseline - 0.2, (loss, baseline)
@@ -160,7 +160,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
 def test_fresh_model_predicts_nearly_uniformly():
     model = GPT(tiny_config())
     ids = torch.randint(11, (400,))
-    assert abs(evaluate_loss(model, ids, 16) - math.log(11)) < 0.05
+    assert abs(evaluate(model, ids, 16) - math.log(11)) < 0.05
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from common.activations import ACTIVATIONS
+from common.schedule import learning_rate
 
 LOSSES = ["cross_entropy", "mse"]
 
@@ -110,10 +111,16 @@ def test_one_hot(mlp):
     assert mlp.one_hot(np.array([2, 0]), 3).tolist() == [[0, 0, 1], [1, 0, 0]]
 
 
-def test_cosine_schedule(mlp):
-    assert mlp.cosine_lr(1.0, 0, 10) == 1.0
-    assert np.isclose(mlp.cosine_lr(1.0, 5, 10), 0.5)
-    assert np.isclose(mlp.cosine_lr(1.0, 10, 10), 0.0)
+def test_the_schedule_is_a_cosine_after_a_linear_warm_up():
+    assert learning_rate(0, 1.0, 0.0, 0, 10) == 1.0  # no warm-up: lesson 03's cosine from the peak
+    assert np.isclose(learning_rate(5, 1.0, 0.0, 0, 10), 0.5) and np.isclose(learning_rate(10, 1.0, 0.0, 0, 10), 0.0)
+    assert [learning_rate(s, 2.0, 0.2, 4, 20) for s in range(4)] == [0.5, 1.0, 1.5, 2.0]  # lesson 08's warm-up
+    assert np.isclose(learning_rate(12, 2.0, 0.2, 4, 20), 1.1) and np.isclose(learning_rate(20, 2.0, 0.2, 4, 20), 0.2)
+    torch_lr = torch.optim.lr_scheduler.CosineAnnealingLR(torch.optim.SGD([torch.zeros(1)], lr=1.0), T_max=10)
+    for step in range(10):  # PyTorch's own cosine agrees
+        assert np.isclose(torch_lr.get_last_lr()[0], learning_rate(step, 1.0, 0.0, 0, 10))
+        torch_lr.optimizer.step()
+        torch_lr.step()
 
 
 def test_learns_xor(mlp):
@@ -155,6 +162,23 @@ def test_train_and_validation_loss_are_measured_alike(mlp):
     Y = mlp.one_hot(y, 4)
     model = mlp.MLP([5, 8, 4], "relu", rng)
     history = mlp.fit(model, mlp.softmax_cross_entropy, X.astype(np.float32), Y, X.astype(np.float32), Y, epochs=3,
-                      batch_size=16, lr=1e-2, optimiser="adam", weight_decay=0.0, rng=rng, verbose=False)
+                      batch_size=16, lr=1e-2, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
     for entry in history:
         assert entry["train_loss"] == entry["val_loss"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_lessons_gradient_check_passes_on_every_seed(mlp, seed, capsys):
+    """03 prints this check: for no seed may it land on ReLU's kink and fail a correct backward()."""
+    errors = mlp.run_gradient_checks(np.random.default_rng(seed))
+    assert max(errors.values()) < 1e-7 and "TOO LARGE" not in capsys.readouterr().out
+
+
+def test_the_check_stays_off_the_kink(mlp):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(6, 4))
+    model = mlp.network_to_check([4, 5, 3, 3], "relu", "mse", X, rng)
+    assert mlp.kink_margin(model, X) >= mlp.KINK_MARGIN
+    unchecked = mlp.MLP([4, 5, 3, 3], "relu", np.random.default_rng(1), dtype=np.float64)  # biases at 0
+    unchecked.forward(np.zeros((1, 4)))
+    assert mlp.kink_margin(unchecked, np.zeros((1, 4))) == 0.0  # what the check avoids: inputs exactly on the kink

@@ -1,5 +1,6 @@
 """Each lesson as a learner runs it: --help, a short headless run, and bad input."""
 
+import json
 import re
 
 import pytest
@@ -66,7 +67,9 @@ def test_02_same_seed_same_numbers():
     assert first.returncode == 0 and first.stdout == second.stdout
     assert "AND 4/4, OR 4/4, XOR 0/4" in first.stdout
     assert first.stdout.count("none (p = 0.5)") == 4 and "no boundary line to draw" in first.stdout
-    assert "overshot" in first.stdout and "steps too small" in first.stdout
+    assert "AND lr 10" in first.stdout and "overshot" in first.stdout and "steps too small" in first.stdout
+    xor_too_large = next(line for line in first.stdout.splitlines() if "XOR lr 10 " in line)
+    assert "bounces across the bottom" in xor_too_large and "too large" in xor_too_large
 
 
 def test_02_refuses_negative_learning_rate():
@@ -85,3 +88,28 @@ def test_03_default_run_saves_parameters_and_record(tmp_path):
 def test_03_missing_mnist_is_one_line(tmp_path):
     result = run_script("03_multilayer_perceptron.py", "--skip-toys", "--dataset", "mnist", "--data-dir", str(tmp_path))
     assert_one_line_error(result, "MNIST not found", str(tmp_path))
+
+
+def test_03_skip_toys_gives_the_same_network_as_a_full_run(tmp_path):
+    full = run_script("03_multilayer_perceptron.py", "--epochs", "2", "--seed", "3", out=tmp_path / "full")
+    skipped = run_script("03_multilayer_perceptron.py", "--epochs", "2", "--seed", "3", "--skip-toys",
+                         out=tmp_path / "skipped")
+    assert full.returncode == skipped.returncode == 0, full.stderr + skipped.stderr
+    part5 = [out.stdout[out.stdout.index("5. Real data"):] for out in (full, skipped)]
+    lines = [[line for line in part if "accuracy" in line or "epoch" in line] for part in part5]
+    assert lines[0] == lines[1] and lines[0]
+
+
+def test_03_compares_only_runs_that_differ_in_loss_and_activation(tmp_path):
+    mse = run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", "--loss", "mse", "--activation",
+                     "sigmoid", out=tmp_path)
+    assert mse.returncode == 0, mse.stderr
+    models = tmp_path / "models"
+    other = json.loads((models / "03_mlp_digits_mse_sigmoid.json").read_text())
+    other["activation"], other["hyperparameters"]["seed"] = "tanh", 9  # another seed: not like for like
+    (models / "03_mlp_digits_cross_entropy_tanh.json").write_text(json.dumps(other))
+    result = run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    compared = result.stdout[result.stdout.index("comparison with"):]
+    assert compared.count("val accuracy after epoch 1") == 2
+    assert "(03_mlp_digits_mse_sigmoid.json)" in compared and "tanh" not in compared

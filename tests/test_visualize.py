@@ -28,7 +28,7 @@ def load_digits_standardised():
 
 
 def test_history_has_one_finite_entry_per_epoch(visualize, digits):
-    recorder = visualize.train_and_record(digits, [16], epochs=3, lr=1e-2, quiet=True)
+    recorder = visualize.fit(digits, [16], epochs=3, lr=1e-2, quiet=True)
     assert [h["epoch"] for h in recorder.history] == [1, 2, 3]
     for entry in recorder.history:
         assert set(entry) >= {"train_loss", "val_loss", "train_accuracy", "val_accuracy", "weight_norm",
@@ -41,9 +41,9 @@ def test_history_has_one_finite_entry_per_epoch(visualize, digits):
 
 
 def test_update_ratio_comes_from_real_changes(visualize, digits):
-    frozen = visualize.train_and_record(digits, [16], epochs=2, lr=0.0, quiet=True)
+    frozen = visualize.fit(digits, [16], epochs=2, lr=0.0, quiet=True)
     assert all(r == 0.0 for h in frozen.history for r in h["update_ratio"])
-    moving = visualize.train_and_record(digits, [16], epochs=1, lr=1e-2, quiet=True)
+    moving = visualize.fit(digits, [16], epochs=1, lr=1e-2, quiet=True)
     before, after = moving.snapshots[0], moving.snapshots[1]
     expected = [np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(after, before)]
     np.testing.assert_allclose(moving.history[0]["update_ratio"], expected, rtol=1e-6)
