@@ -118,11 +118,13 @@ from common.nets import (
     MLP,
     CheckpointError,
     check_fits,
+    decayed_weights,
     evaluate,
     load_checkpoint,
     pick_device,
     save_checkpoint,
     use_cpu_cores,
+    weight_decay_groups,
 )
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
@@ -206,15 +208,13 @@ def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress
         progress.set_postfix(batch_loss=f"{value:.4f}", refresh=False)
 
 
-def weights(model: nn.Module) -> list[nn.Parameter]:
-    """Weight matrices and filters - the parameters that decay. Biases and batch norm's scale and shift do not."""
-    return [p for p in model.parameters() if p.ndim > 1]
-
-
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW (decoupled decay) or SGD with momentum (L2 gradient); only ``weights(model)`` decay."""
-    groups = [{"params": weights(model), "weight_decay": weight_decay},
-              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    """AdamW (decoupled decay) or SGD with momentum (L2 gradient).
+
+    Only weight matrices and filters decay (``decayed_weights`` in common/nets.py); biases and batch
+    norm's scale and shift stay free: they set offsets and scales, and pulling those to 0 helps nothing.
+    """
+    groups = weight_decay_groups(model, weight_decay)
     if name == "adam":
         return torch.optim.AdamW(groups, lr=lr)
     return torch.optim.SGD(groups, lr=lr, momentum=0.9)
@@ -421,7 +421,7 @@ def main() -> None:
     except KeyboardInterrupt:
         raise UserError(f"interrupted: nothing was saved ({args.out} is as it was)") from None
     model.load_state_dict(best_state)
-    weight_norm = math.sqrt(sum(float((w.detach() ** 2).sum()) for w in weights(model)))
+    weight_norm = math.sqrt(sum(float((w.detach() ** 2).sum()) for w in decayed_weights(model)))
     pull = f"weight decay {args.weight_decay} pulls it down" if args.weight_decay else "no weight decay"
     print(f"\n   keeping epoch {best_epoch} of {args.epochs}, the lowest validation loss (early stopping); "
           f"{history[-1]['seconds']:.1f} s of training;\n   its weights' norm ||W|| = {weight_norm:.2f} "

@@ -11,9 +11,13 @@ the model sees ids and outputs one score (logit) per id.
 
 **The ladder.** Each rung adds one idea and is trained for the same number of
 steps on the same batches, so the validation loss (nats per character) shows
-what it buys - within that short budget. Expect a surprise: rungs 2-4 hardly
-beat the bigram, because a stack of layers with no shortcut is hard to train
-in a few hundred steps; rung 5's residual path is where context starts to pay.
+what it buys - within that short budget. Expect a surprise. Over seeds 0-4,
+rungs 2 and 3 ended within 0.07 nats of the bigram, above or below it
+depending on the seed, and rung 4 ended above it every time (by 0.09-0.11):
+a stack of layers with no shortcut is hard to train in a few hundred steps.
+Rung 5's residual path is where context starts to pay, 0.54-0.59 nats below
+the bigram; stacking four such blocks gained at most 0.04 more in 800 steps,
+within what the seed alone moves (lesson 08 trains the GPT properly).
 
 1. **Bigram**: a table of logits, next-character scores given only the current
    character. No context at all: the baseline, about 2.5 nats.
@@ -58,8 +62,9 @@ from tqdm import tqdm
 from common import Diverged
 from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
 from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
-from common.nets import check_fits
+from common.nets import check_fits, weight_decay_groups
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
+from common.schedule import learning_rate
 from common.text import SHAKESPEARE, CharTokenizer, evaluate, get_batch, read_text, split_ids
 
 DEFAULTS = dict(steps=800, batch_size=32, block_size=64, n_embd=64, n_head=4, n_layer=4, lr=1e-2, bigram_lr=0.1)
@@ -164,20 +169,24 @@ def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
 
 
 def fit(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int, block_size: int,
-                  lr: float, seed: int, name: str) -> None:
-    """Plain AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    # Warm up to lr, then decay along a cosine: big steps early, small ones to settle (explained in 08).
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+        lr: float, seed: int, name: str) -> None:
+    """AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08).
+
+    The recipe is 08's, explained there: weight decay 0.1 on weight matrices only (not on embeddings,
+    LayerNorm or biases), and the learning rate of common/schedule.py, warming up over the first tenth
+    of the steps, then decaying along a cosine to a tenth of its peak.
+    """
+    optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.1), lr=lr)
     generator = torch.Generator().manual_seed(seed)  # every rung sees the same batches
     model.train()
-    for _ in tqdm(range(steps), desc=name, unit="step", leave=False, delay=1):
+    for step in tqdm(range(steps), desc=name, unit="step", leave=False, delay=1):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, lr, lr / 10, steps // 10, steps)
         x, y = get_batch(train_ids, batch_size, block_size, generator)
         loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
 
 
 def show_tokenizer(tokenizer: CharTokenizer) -> None:

@@ -60,7 +60,7 @@ from common.cli import (
     seed_everything,
 )
 from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
-from common.nets import CheckpointError, check_fits, pick_device, safe_torch_load
+from common.nets import CheckpointError, check_fits, pick_device, safe_torch_load, weight_decay_groups
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
 from common.schedule import learning_rate
@@ -81,14 +81,6 @@ DEFAULTS = {  # --help shows them; any flag overrides them
 }
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200
-
-
-def make_optimizer(model: GPT, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW that decays weight matrices only: biases, LayerNorm and embeddings are left alone."""
-    decay = [p for name, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in name]
-    no_decay = [p for name, p in model.named_parameters() if p.dim() < 2 or "embedding" in name]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
 
 
 def train_step(model: GPT, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -134,7 +126,8 @@ def previous_best(path: Path, text_sha: str) -> float:
 def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args,
         device: torch.device, save) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
-    optimizer = make_optimizer(model, args.lr, args.weight_decay)
+    # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (common/nets.py, as in 04)
+    optimizer = torch.optim.AdamW(weight_decay_groups(model, args.weight_decay), lr=args.lr)
     generator = torch.Generator().manual_seed(args.seed)
     train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
     history, start, eval_seconds = [], time.perf_counter(), 0.0

@@ -35,6 +35,7 @@ Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -99,11 +100,26 @@ def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str
     return fig
 
 
-def time_generation(model: GPT, ids: list[int], n: int, use_cache: bool) -> tuple[list[int], float]:
-    """Greedy generation of n tokens; returns them and tokens per second."""
-    start = time.perf_counter()
-    tokens = list(generate(model, ids, n, temperature=0.0, use_cache=use_cache))
-    return tokens, n / (time.perf_counter() - start)
+def measure_cache(model: GPT, ids: list[int], n: int, repeats: int = 3) -> dict:
+    """Greedy generation of n tokens with and without the cache, measured fairly.
+
+    A warm-up first (the first run pays for memory and kernels), then ``repeats`` runs of each with the
+    order alternating (so neither always runs on a warmer machine), and the medians in tokens per second.
+    """
+    def run_once(use_cache: bool) -> tuple[float, list[int]]:
+        start = time.perf_counter()
+        tokens = list(generate(model, ids, n, temperature=0.0, use_cache=use_cache))
+        return time.perf_counter() - start, tokens
+
+    run_once(True), run_once(False)
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    tokens = {}
+    for r in range(repeats):
+        for use_cache in (True, False) if r % 2 == 0 else (False, True):
+            elapsed, tokens[use_cache] = run_once(use_cache)
+            seconds[use_cache].append(elapsed)
+    return {"cached": n / statistics.median(seconds[True]), "full": n / statistics.median(seconds[False]),
+            "cached_tokens": tokens[True], "full_tokens": tokens[False]}
 
 
 def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:
@@ -155,12 +171,13 @@ def main() -> None:
 
     n = 2 * config.block_size  # long enough to run past the context window once
     print(f"\nThe KV cache: {n} characters, greedy, from {args.prompt!r} (context {config.block_size}):")
-    without, slow = time_generation(model, ids, n, use_cache=False)
-    cached, fast = time_generation(model, ids, n, use_cache=True)
+    measured = measure_cache(model, ids, n)
+    slow, fast = measured["full"], measured["cached"]
+    without, cached = measured["full_tokens"], measured["cached_tokens"]
     same = without == cached
     print(f"   without a cache: {slow:8.0f} characters/s   (the whole window through the network every step)")
     print(f"   with a KV cache: {fast:8.0f} characters/s   (one new character per step)")
-    print(f"   speed-up {fast / slow:.1f}x; the two texts are "
+    print(f"   speed-up {fast / slow:.1f}x (medians of 3 after a warm-up, order alternating); the two texts are "
           + ("identical, character for character" if same else
              f"different from character {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
 

@@ -50,19 +50,29 @@ class GPTConfig:
 
 
 class LayerCache:
-    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each."""
+    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each.
 
-    def __init__(self) -> None:
-        self.k: torch.Tensor | None = None
+    The buffers hold a whole context and are allocated once, at the first keys; each step writes
+    its new keys and values into the next free positions and attends to the filled part. Growing
+    them with torch.cat instead would copy everything cached so far, at every step.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.length = capacity, 0
+        self.k: torch.Tensor | None = None  # (B, nh, capacity, hs) once the first keys arrive
         self.v: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return 0 if self.k is None else self.k.size(2)
+        return self.length
 
     def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
-        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
-        return self.k, self.v
+        if self.k is None:
+            B, nh, _, hs = k.shape
+            self.k, self.v = k.new_empty(B, nh, self.capacity, hs), v.new_empty(B, nh, self.capacity, hs)
+        end = self.length + k.size(2)
+        self.k[:, :, self.length:end], self.v[:, :, self.length:end] = k, v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
 
 
 class CausalSelfAttention(nn.Module):
@@ -150,7 +160,7 @@ class GPT(nn.Module):
         return self.head(self.ln_f(x))  # (B, T, vocab)
 
     def new_cache(self) -> list[LayerCache]:
-        return [LayerCache() for _ in self.blocks]
+        return [LayerCache(self.config.block_size) for _ in self.blocks]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -141,6 +141,22 @@ def check_fits(build: Callable[[], nn.Module], what: str) -> None:
                             f"more than half of this computer's {memory / 2**30:,.1f} GiB; choose smaller sizes")
 
 
+def decayed_weights(model: nn.Module) -> list[nn.Parameter]:
+    """The weights that weight decay pulls towards 0: those of linear and convolution layers.
+
+    Biases, normalisation scales and shifts, and embeddings (a table of vectors, not a map from
+    inputs to outputs) are left free. Lesson 04 teaches it; lesson 08 uses it for the GPT, lesson 07 too.
+    """
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Parameter groups for an optimizer: ``decayed_weights`` with ``weight_decay``, every other parameter without."""
+    decayed = {id(p) for p in decayed_weights(model)}
+    return [{"params": [p for p in model.parameters() if id(p) in decayed], "weight_decay": weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0}]
+
+
 def use_cpu_cores() -> int:
     """One PyTorch thread per core this process may use; return that number.
 
