@@ -77,6 +77,10 @@ def test_overfit_demo_shows_what_it_claims(visualize):
     assert l1_result["near_zero"] > 0.5 > 0.1 > base_result["near_zero"] and l1_result["exactly_zero"] < 0.01
     assert results["2 hidden units"]["n_train"] == 1293 and too_small["train_accuracy"] < 0.9
     assert too_small["train_loss"] > 0.5 and too_small["val_loss"] > 0.5
+    # Underfitting, not undertraining or a dead unit: trained until flat, and both units still respond.
+    losses = [h["train_loss"] for h in results["2 hidden units"]["history"]]
+    assert abs(losses[-len(losses) // 4 - 1] - losses[-1]) < visualize.FLAT * losses[-1]
+    assert results["2 hidden units"]["stuck"] == 0
 
 
 def test_overfit_demo_saves_its_figure(tmp_path):
@@ -105,6 +109,8 @@ def test_checkpoint_of_either_kind_is_rebuilt_and_its_first_layer_drawn(tmp_path
     result = run_script("05_visualize_training.py", "--checkpoint", str(checkpoint), out=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"{model.upper()} " in result.stdout and "2 epochs" in result.stdout
+    kept = load_checkpoint(checkpoint)["best_epoch"]  # chosen by validation loss, as 04 keeps it
+    assert f"the saved weights are epoch {kept}'s, the lowest validation loss" in result.stdout
     assert (tmp_path / "figures" / f"05_history_{model}.png").stat().st_size > 20_000
 
     network = build_model(load_checkpoint(checkpoint))
