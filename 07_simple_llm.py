@@ -209,18 +209,33 @@ def attention_line(val_text: str, block_size: int) -> str:
 
 
 @torch.no_grad()
+def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
+    """Each block's attention weights (B, nh, T, T) on ``idx``.
+
+    A forward hook catches them where they pass, at the input of the attention's dropout, so the
+    model itself keeps nothing for the picture.
+    """
+    weights: list[torch.Tensor] = []
+    hooks = [block.attn.attn_dropout.register_forward_hook(lambda module, inputs, output: weights.append(inputs[0]))
+             for block in model.blocks]
+    try:
+        model.eval()
+        model(idx)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return weights
+
+
 def plot_attention(model: GPT, tokenizer: CharTokenizer, line: str) -> plt.Figure:
     """Each head's weights in the first and last block: row t = where position t looks."""
     chars = list(line)
-    for block in model.blocks:
-        block.attn.keep_attention = True
-    model.eval()
-    model(torch.tensor([tokenizer.encode(line)]))
+    weights = attention_weights(model, torch.tensor([tokenizer.encode(line)]))
     layers = sorted({0, len(model.blocks) - 1})
     n_head = model.config.n_head
     fig, axes = plt.subplots(len(layers), n_head, figsize=(4.2 * n_head, 4.4 * len(layers)), squeeze=False)
     for row, layer in enumerate(layers):
-        attention = model.blocks[layer].attn.attention[0]  # (nh, T, T)
+        attention = weights[layer][0]  # (nh, T, T)
         for h in range(n_head):
             ax = axes[row, h]
             ax.imshow(attention[h].numpy(), cmap="viridis", vmin=0, vmax=1)
@@ -231,8 +246,6 @@ def plot_attention(model: GPT, tokenizer: CharTokenizer, line: str) -> plt.Figur
         axes[row, 0].set_ylabel("query: position t")
     for ax in axes[-1]:
         ax.set_xlabel("key: position s <= t")
-    for block in model.blocks:
-        block.attn.keep_attention, block.attn.attention = False, None
     fig.suptitle(f"Attention weights on {line!r} (upper triangle empty: no position sees the future)")
     fig.tight_layout(h_pad=2.5)
     return fig

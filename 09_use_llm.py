@@ -66,6 +66,14 @@ def prompt_ids(tokenizer: CharTokenizer, prompt: str) -> list[int]:
     return tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
 
 
+def quoted(prompt: str, tail: int = 40) -> str:
+    """The prompt as the messages quote it: an empty one is the line break generation starts from,
+    and a long one only its end."""
+    if not prompt:
+        return "an empty prompt (a line break)"
+    return repr(prompt) if len(prompt) <= tail else f"...{prompt[-tail:]!r}"
+
+
 def write(model: GPT, tokenizer: CharTokenizer, ids: list[int], n: int, knob: tuple, seed: int) -> str:
     temperature, top_k, top_p = knob
     generator = torch.Generator().manual_seed(seed)
@@ -75,12 +83,13 @@ def write(model: GPT, tokenizer: CharTokenizer, ids: list[int], n: int, knob: tu
 @torch.no_grad()
 def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str) -> plt.Figure:
     """Print and plot the next-character distribution after the prompt under each knob."""
-    window = ids[-model.config.block_size:]
+    block = model.config.block_size
+    window = ids if len(ids) <= block else ids[-(block // 2):]  # what generate() starts from, as its docstring says
     logits = model(torch.tensor([window]))[0, -1]
-    print(f"\nThe next character after {prompt!r}, under each setting (the 8 likeliest shown):")
+    print(f"\nThe next character after {quoted(prompt)}, under each setting (the 8 likeliest shown):")
     fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)
     top = torch.topk(logits, 12).indices  # the same 12 characters in every panel
-    labels = [repr(tokenizer.vocab[i])[1:-1] or "?" for i in top.tolist()]
+    labels = ["_" if tokenizer.vocab[i] == " " else repr(tokenizer.vocab[i])[1:-1] for i in top.tolist()]  # as 07
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
@@ -95,7 +104,7 @@ def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str
         ax.set_ylim(0, 1)
     for ax in axes[:, 0]:
         ax.set_ylabel("probability")
-    fig.suptitle(f"What the model may write after {prompt[-30:]!r}, under each sampling setting")
+    fig.suptitle(f"What the model may write after {quoted(prompt, 30)}, under each sampling setting ('_' is a space)")
     fig.tight_layout()
     return fig
 
@@ -164,13 +173,13 @@ def main() -> None:
     ids = prompt_ids(tokenizer, args.prompt)
     save_figure(show_knobs(model, tokenizer, ids, args.prompt), "09_sampling_knobs")
 
-    print(f"\n150 characters after {args.prompt!r} under each setting (seed {args.seed}):")
+    print(f"\n150 characters after {quoted(args.prompt)} under each setting (seed {args.seed}):")
     for name, knob in KNOBS.items():
         text = write(model, tokenizer, ids, 150, knob, args.seed)
-        print(f"\n-- {name}\n   | " + (args.prompt + text).replace("\n", "\n   | "))
+        print(f"\n-- {name}\n   | " + text.replace("\n", "\n   | "))
 
     n = 2 * config.block_size  # long enough to run past the context window once
-    print(f"\nThe KV cache: {n} characters, greedy, from {args.prompt!r} (context {config.block_size}):")
+    print(f"\nThe KV cache: {n} characters, greedy, from {quoted(args.prompt)} (context {config.block_size}):")
     measured = measure_cache(model, ids, n)
     slow, fast = measured["full"], measured["cached"]
     without, cached = measured["full_tokens"], measured["cached_tokens"]
@@ -182,8 +191,8 @@ def main() -> None:
              f"different from character {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
 
     knob = (args.temperature, args.top_k, args.top_p)
-    print(f"\nYour settings: temperature {args.temperature}, top-k {args.top_k}, top-p {args.top_p}, "
-          f"{args.max_new_tokens} characters:")
+    print(f"\nYour settings: temperature {args.temperature}, top-k {args.top_k or 'off'}, "
+          f"top-p {args.top_p or 'off'}, {args.max_new_tokens} characters:")
     print("   | " + (args.prompt + write(model, tokenizer, ids, args.max_new_tokens, knob, args.seed))
           .replace("\n", "\n   | "))
     show_or_close(args.no_show)

@@ -84,11 +84,10 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)  # queries, keys, values in one product
         self.proj = nn.Linear(config.n_embd, config.n_embd)
-        self.dropout = nn.Dropout(config.dropout)
+        self.attn_dropout = nn.Dropout(config.dropout)  # on the weights (lesson 07 reads them here, with a hook)
+        self.resid_dropout = nn.Dropout(config.dropout)  # on the output, before it joins the residual stream
         self.register_buffer("mask", torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool)),
                              persistent=False)
-        self.attention: torch.Tensor | None = None  # the last weights, kept only when keep_attention is set
-        self.keep_attention = False
 
     def forward(self, x: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:
         B, T, C = x.shape
@@ -103,11 +102,9 @@ class CausalSelfAttention(nn.Module):
         att = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, past + T)
         att = att.masked_fill(~self.mask[past : past + T, : past + T], float("-inf"))  # no peeking ahead
         att = F.softmax(att, dim=-1)
-        if self.keep_attention:
-            self.attention = att.detach()
-        y = self.dropout(att) @ v  # (B, nh, T, hs)
+        y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
-        return self.dropout(self.proj(y))
+        return self.resid_dropout(self.proj(y))
 
 
 class FeedForward(nn.Module):

@@ -91,12 +91,9 @@ def test_no_position_attends_to_the_future(lesson07):
         assert not torch.allclose(a[0, 9:], b[0, 9:], rtol=1e-3, atol=0)
 
 
-def test_attention_weights_are_lower_triangular_rows_summing_to_one():
+def test_attention_weights_are_lower_triangular_rows_summing_to_one(lesson07):
     model = GPT(tiny_config()).eval()
-    for block in model.blocks:
-        block.attn.keep_attention = True
-    model(torch.randint(11, (2, 10)))
-    att = model.blocks[1].attn.attention  # (B, nh, T, T)
+    att = lesson07.attention_weights(model, torch.randint(11, (2, 10)))[1]  # block 2: (B, nh, T, T)
     assert torch.all(att.triu(diagonal=1) == 0)
     assert torch.allclose(att.sum(-1), torch.ones(2, 2, 10))
 
