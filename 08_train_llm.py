@@ -9,8 +9,9 @@ needs the habits every large language model is trained with, and each has a reas
   predictions, and its gradient is a noisy but cheap estimate of the gradient
   over the whole text.
 * **AdamW.** Adam scales each weight's step by a running estimate of its
-  gradient's size; the "W" is *decoupled* weight decay: after the Adam step,
-  every weight matrix shrinks by lr * wd * w. (An L2 penalty added to the loss
+  gradient's size; the "W" is *decoupled* weight decay: at every step each
+  weight matrix also shrinks by lr * wd * w (PyTorch does this just before
+  applying the Adam update). (An L2 penalty added to the loss
   would instead pass through Adam's per-weight scaling and decay weights with
   large gradients less.) Biases, LayerNorm gains and embeddings are not decayed.
 * **Warm-up, then cosine decay.** Adam's early moment estimates are poor, so
@@ -31,7 +32,7 @@ needs the habits every large language model is trained with, and each has a reas
   may only name a checkpoint of this lesson for the same text: anything else
   there is refused before training starts.
 
-Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
+Run it:  python 08_train_llm.py               (about 6 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
          python 08_train_llm.py --text my_book.txt
 """

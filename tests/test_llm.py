@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import pytest
@@ -232,3 +233,19 @@ def test_08_bad_inputs_are_one_line(tmp_path):
     assert_one_line_error(run_script("08_train_llm.py", "--n-embd", "30", "--n-head", "4", out=tmp_path),
                           "not a multiple")
     assert not (tmp_path / "models").exists()
+
+
+def test_08_trains_every_step_in_training_mode_even_after_evaluating_and_sampling(lesson):
+    """Evaluation and sampling switch the model to eval mode; with dropout on, every training step must switch back."""
+    train08 = lesson("08_train_llm")
+    tokenizer = CharTokenizer.from_text(PATTERN)
+    ids = torch.tensor(tokenizer.encode(PATTERN * 40))
+    model = GPT(GPTConfig(len(tokenizer), block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2))
+    modes = []  # (gradients on, training mode) for every forward pass
+    model.register_forward_pre_hook(lambda module, inputs: modes.append((torch.is_grad_enabled(), module.training)))
+    args = argparse.Namespace(lr=1e-3, min_lr=1e-4, warmup_iters=2, max_iters=6, eval_interval=2, weight_decay=0.1,
+                              grad_clip=1.0, batch_size=4, block_size=16, seed=0)
+    train08.fit(model, ids[:500], ids[500:], tokenizer, args, torch.device("cpu"), save=lambda loss, history: False)
+    training_steps = [mode for grad, mode in modes if grad]
+    assert len(training_steps) == 6 and all(training_steps)
+    assert any(not mode for grad, mode in modes if not grad)  # it did evaluate in eval mode in between
