@@ -125,7 +125,8 @@ def plot_activations() -> plt.Figure:
 
 def main() -> None:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--inputs", type=finite_float, nargs="+", default=[0.5, -1.2, 3.0], help="the neuron's inputs x")
+    parser.add_argument("--inputs", type=finite_float, nargs="+", default=[0.5, -1.2, 3.0],
+                        help="the neuron's inputs x")
     parser.add_argument("--weights", type=finite_float, nargs="+", help="its weights w (default: random, from --seed)")
     parser.add_argument("--bias", type=finite_float, default=0.1, help="its bias b")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid", help="the activation f")

@@ -495,26 +495,6 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
 # ----------------------------------------------------------------------------- real data
 
 
-def record_path(dataset: str, loss: str, activation: str) -> Path:
-    return MODELS_DIR / f"03_mlp_{dataset}_{loss}_{activation}.json"
-
-
-def save_model(model: MLP, record: dict, json_path: Path) -> Path:
-    """Parameters with np.savez (plain arrays, no pickle), the JSON record beside them."""
-    npz_path = json_path.with_suffix(".npz")
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    arrays = {f"{kind}{i}": p for i, layer in enumerate(dense) for kind, p in (("W", layer.W), ("b", layer.b))}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(npz_path, write)
-    write_record(json_path, record)
-    print(f"   saved {npz_path.relative_to(MODELS_DIR.parent)} and {json_path.name}")
-    return npz_path
-
-
 def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss: str, optimizer: str, epochs: int,
                      batch_size: int, lr: float, weight_decay: float, augment: int, seed: int,
                      rng: np.random.Generator) -> tuple[MLP, dict]:
@@ -551,6 +531,50 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
         "test_accuracy": test_accuracy,
     }
     return model, record
+
+
+# ------------------------------------------ plumbing: saving, figures, the command line (not the lesson)
+
+
+def record_path(dataset: str, loss: str, activation: str) -> Path:
+    return MODELS_DIR / f"03_mlp_{dataset}_{loss}_{activation}.json"
+
+
+def save_model(model: MLP, record: dict, json_path: Path) -> Path:
+    """Parameters with np.savez (plain arrays, no pickle), the JSON record beside them."""
+    npz_path = json_path.with_suffix(".npz")
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    arrays = {f"{kind}{i}": p for i, layer in enumerate(dense) for kind, p in (("W", layer.W), ("b", layer.b))}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(npz_path, write)
+    write_record(json_path, record)
+    print(f"   saved {npz_path.relative_to(MODELS_DIR.parent)} and {json_path.name}")
+    return npz_path
+
+
+def plot_history(record: dict) -> plt.Figure:
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    epochs = [h["epoch"] for h in record["history"]]
+    ax_loss.plot(epochs, [h["train_loss"] for h in record["history"]], marker=".", label="train")
+    ax_loss.plot(epochs, [h["val_loss"] for h in record["history"]], marker=".", label="validation")
+    ax_loss.set(title="Loss", xlabel="epoch", ylabel=record["loss"], yscale="log")
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in record["history"]], marker=".", color="C1")
+    ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
+                   label=f"test accuracy {record['test_accuracy']:.2%}")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    low, high = ax_acc.get_ylim()  # axhline does not widen the axis: make room for the test line
+    test = 100 * record["test_accuracy"]
+    ax_acc.set_ylim(min(low, test), max(high, test) + 0.05 * (high - low))
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+    sizes = "-".join(map(str, record["layer_sizes"]))
+    fig.suptitle(f"NumPy MLP {sizes} on {record['dataset']} ({record['activation']} + {record['loss']})")
+    fig.tight_layout()
+    return fig
 
 
 def compare_with_other_loss(record: dict, json_path: Path) -> None:
@@ -591,30 +615,6 @@ def compare_with_other_loss(record: dict, json_path: Path) -> None:
     fig.suptitle(f"{record['dataset']}: " + " vs ".join(labels) + " (same network, data and settings)")
     fig.tight_layout()
     save_figure(fig, f"03_{record['dataset']}_loss_comparison")
-
-
-def plot_history(record: dict) -> plt.Figure:
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
-    epochs = [h["epoch"] for h in record["history"]]
-    ax_loss.plot(epochs, [h["train_loss"] for h in record["history"]], marker=".", label="train")
-    ax_loss.plot(epochs, [h["val_loss"] for h in record["history"]], marker=".", label="validation")
-    ax_loss.set(title="Loss", xlabel="epoch", ylabel=record["loss"], yscale="log")
-    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in record["history"]], marker=".", color="C1")
-    ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
-                   label=f"test accuracy {record['test_accuracy']:.2%}")
-    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    low, high = ax_acc.get_ylim()  # axhline does not widen the axis: make room for the test line
-    test = 100 * record["test_accuracy"]
-    ax_acc.set_ylim(min(low, test), max(high, test) + 0.05 * (high - low))
-    for ax in (ax_loss, ax_acc):
-        ax.legend()
-    sizes = "-".join(map(str, record["layer_sizes"]))
-    fig.suptitle(f"NumPy MLP {sizes} on {record['dataset']} ({record['activation']} + {record['loss']})")
-    fig.tight_layout()
-    return fig
-
-
-# ----------------------------------------------------------------------------- main
 
 
 def main() -> None:

@@ -293,6 +293,26 @@ def test_report(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, 
             "confusion_matrix": matrix.tolist()}
 
 
+def multiply_adds(model: nn.Module, n_features: int, device: torch.device) -> int:
+    """Multiply-adds of one forward pass for one image: each weight is used once per output position."""
+    total = 0
+
+    def count(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        total += module.weight.numel() * output[0, 0].numel()  # Linear: 1 position; Conv2d: H x W of them
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, n_features, device=device))
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+# ------------------------------------------ plumbing: figures, checkpoints, the command line (not the lesson)
+
+
 def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     image = ax.imshow(matrix, cmap="Blues")
@@ -305,9 +325,6 @@ def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], title: str)
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
-
-
-# ----------------------------------------------------------------------------- main
 
 
 def default_text(key: str) -> str:
@@ -362,23 +379,6 @@ def previous_model(path: Path) -> dict | None:
         return old["history"][old.get("best_epoch", len(old["history"])) - 1] | {"epoch": old.get("best_epoch")}
     except (IndexError, KeyError, TypeError):
         return None  # a history we cannot read: nothing to compare with
-
-
-def multiply_adds(model: nn.Module, n_features: int, device: torch.device) -> int:
-    """Multiply-adds of one forward pass for one image: each weight is used once per output position."""
-    total = 0
-
-    def count(module: nn.Module, inputs, output: torch.Tensor) -> None:
-        nonlocal total
-        total += module.weight.numel() * output[0, 0].numel()  # Linear: 1 position; Conv2d: H x W of them
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, n_features, device=device))
-    for hook in hooks:
-        hook.remove()
-    return total
 
 
 def main() -> None:

@@ -213,7 +213,199 @@ def fit(data: Dataset, hidden: list[int], *, epochs: int, lr: float, batch_size:
     return recorder
 
 
-# ----------------------------------------------------------------------------- drawing
+# ----------------------------------------------------------------------------- the three modes
+
+
+def watch_training(data: Dataset, *, hidden: list[int], epochs: int, lr: float, dropout: float, l2: float, l1: float,
+                   seed: int, no_show: bool) -> None:
+    live = interactive(no_show)
+    states: dict[int, dict] = {}
+    n_layers = len(hidden) + 1
+    if live:
+        plt.ion()
+        dashboard = Dashboard(plt.figure(figsize=(15, 3.8)), n_layers, epochs)
+
+    def on_epoch(recorder: TrainingRecorder) -> None:
+        epoch = recorder.history[-1]["epoch"]
+        if data.image_shape is None and epoch in recorder.snapshots:
+            states[epoch] = copy.deepcopy(recorder.model.state_dict())
+        if live:
+            dashboard.update(recorder.history)
+            plt.pause(0.001)
+
+    recorder = fit(data, hidden, epochs=epochs, lr=lr, dropout=dropout, l2=l2, l1=l1, seed=seed,
+                                on_epoch=on_epoch)
+    if live:
+        plt.ioff()
+    print("   epoch  train loss  val loss  val acc  ||W|| per layer        update/weight per layer")
+    for h in recorder.history:
+        if h["epoch"] in recorder.snapshots or h["epoch"] == 1:
+            norms = " ".join(f"{n:6.2f}" for n in h["weight_norm"])
+            ratios = " ".join(f"{r:.4f}" for r in h["update_ratio"])
+            print(f"   {h['epoch']:>5}  {h['train_loss']:10.4f}  {h['val_loss']:8.4f}  {h['val_accuracy']:6.1%}"
+                  f"  {norms:<22} {ratios}")
+    last = recorder.history[-1]
+    print(f"   final gap, validation minus train loss: {last['val_loss'] - last['train_loss']:+.4f}")
+
+    final = Dashboard(plt.figure(figsize=(15, 3.8)), n_layers, epochs)
+    final.update(recorder.history)
+    final.fig.tight_layout()
+    save_figure(final.fig, "05_training_curves")
+    save_figure(plot_weights(recorder, data.image_shape), "05_weights")
+    if data.image_shape is None:
+        save_figure(plot_boundaries(recorder.model, states, data), "05_decision_boundaries")
+    if not live:
+        save_gif(recorder, epochs)
+
+
+def near_zero_fraction(model: MLP) -> tuple[float, float]:
+    """Fractions of all weights with |w| < NEAR_ZERO, and exactly 0."""
+    weights = torch.cat([layer.weight.detach().ravel() for layer in model.linear_layers()])
+    return (weights.abs() < NEAR_ZERO).float().mean().item(), (weights == 0).float().mean().item()
+
+
+def compare_regularisers(data: Dataset, *, subset: int, hidden: list[int], epochs: int, lr: float,
+                         seed: int) -> dict[str, dict]:
+    """Train the large network on ``subset`` samples with each regulariser, and the too-small one on all of them.
+
+    Returns, per run, its history, the training-set size and the near-zero weight fractions.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(data.X_train), size=min(subset, len(data.X_train)), replace=False)
+    small = copy.copy(data)
+    small.X_train, small.y_train = data.X_train[chosen], data.y_train[chosen]
+    plans = {name: (small, dict(hidden=hidden, lr=lr, dropout=dropout, l2=l2, l1=l1))
+             for name, (dropout, l2, l1) in REGULARISERS.items()}
+    plans[f"{TOO_SMALL['hidden'][0]} hidden units"] = (data, TOO_SMALL)  # with its own, long training
+    results = {}
+    for name, (train_data, settings) in tqdm(plans.items(), desc="runs", leave=False, delay=1):
+        recorder = fit(train_data, **{"epochs": epochs, **settings}, seed=seed, quiet=True)
+        near_zero, exactly_zero = near_zero_fraction(recorder.model)
+        with torch.no_grad():  # a hidden unit stuck at -1 or +1 on every training image no longer responds
+            hidden = recorder.model.net[:2](torch.from_numpy(data.X_train))
+        stuck = int((hidden.abs() > 0.99).all(dim=0).sum()) if settings.get("activation") == "tanh" else None
+        right = predict_proba(recorder.model, data.X_val).argmax(1) == data.y_val  # per validation image
+        results[name] = {"history": recorder.history, "n_train": len(train_data.X_train),
+                         "near_zero": near_zero, "exactly_zero": exactly_zero, "right": right, "stuck": stuck}
+    return results
+
+
+def summarise(history: list[dict]) -> dict:
+    last = history[-1]
+    lowest = min(history, key=lambda h: h["val_loss"])
+    return {**last, "lowest_val_loss": lowest["val_loss"], "lowest_epoch": lowest["epoch"],
+            "gap": last["val_loss"] - last["train_loss"]}
+
+
+def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
+    """Say what each run did, from its own numbers."""
+    names = list(results)
+    base, too_small = summarise(results[names[0]]["history"]), results[names[-1]]
+    rose = base["val_loss"] > 1.05 * base["lowest_val_loss"]
+    print(f"\n   {names[0]}: train loss fell to {base['train_loss']:.4f}; validation loss "
+          + (f"fell to {base['lowest_val_loss']:.3f} at epoch {base['lowest_epoch']}, then climbed back to "
+             f"{base['val_loss']:.3f}: overfitting." if rose else
+             f"ended at {base['val_loss']:.3f}, near its lowest ({base['lowest_val_loss']:.3f})."))
+    for name in names[1:-1]:
+        run = summarise(results[name]["history"])
+        final = "lower" if run["val_loss"] < base["val_loss"] else "higher"
+        lowest = "lower" if run["lowest_val_loss"] < base["lowest_val_loss"] else "higher"
+        gap = "smaller" if run["gap"] < base["gap"] else "larger"
+        print(f"   {name}: final validation loss {run['val_loss']:.3f} ({final}), lowest {run['lowest_val_loss']:.3f} "
+              f"({lowest}), gap {run['gap']:+.3f} ({gap}) than without regularisation.")
+    l1_name = next(name for name in names if name.startswith("L1"))
+    l1, free = results[l1_name], results[names[0]]
+    print(f"   {l1_name}: {l1['near_zero']:.0%} of the weights are within {NEAR_ZERO:g} of 0 "
+          f"(without regularisation {free['near_zero']:.0%}); exactly 0: {l1['exactly_zero']:.1%}.")
+    # Every run is scored on the same validation images, so two accuracies differ only on the images where the
+    # runs disagree: a paired estimate. Per image d = right_A - right_B (-1, 0 or 1); the difference in accuracy
+    # is mean(d), with standard error std(d) / sqrt(n).
+    print(f"   Validation accuracy against the unregularised run, on the same {n_val} images "
+          "(+- 2 paired standard errors):")
+    for name in names[1:-1]:
+        d = results[name]["right"].astype(float) - results[names[0]]["right"].astype(float)
+        noise = 2 * 100 * d.std(ddof=1) / np.sqrt(len(d))
+        verdict = "within the noise" if abs(100 * d.mean()) <= noise else "beyond the noise"
+        print(f"     {name}: {100 * d.mean():+.1f} points +- {noise:.1f} ({int((d != 0).sum())} images answered "
+              f"differently): {verdict}")
+    print("   The loss, which sees how confident each answer is, tells more.")
+    history = too_small["history"]
+    quarter, last = history[-len(history) // 4 - 1], history[-1]
+    change = (quarter["train_loss"] - last["train_loss"]) / last["train_loss"]
+    flat = abs(change) < FLAT
+    print(f"   {names[-1]}, trained on all {too_small['n_train']} training samples for {last['epoch']} epochs: train "
+          f"accuracy {last['train_accuracy']:.1%}, validation {last['val_accuracy']:.1%};\n   its train loss went "
+          f"from {quarter['train_loss']:.4f} (epoch {quarter['epoch']}) to {last['train_loss']:.4f} over the last "
+          f"quarter ({change:+.2%}): {'it has flattened' if flat else 'still moving'}.\n   Hidden units stuck at "
+          f"-1 or +1 on every training image: {too_small['stuck']}. The large network on its 100 samples reached a "
+          f"train loss of {base['train_loss']:.4f}.")
+    if flat and too_small["stuck"] == 0 and last["train_accuracy"] < 0.9:
+        print("   Trained to the end, every unit working, it still cannot fit its training data: underfitting.\n"
+              "   Too small a network, not too short a training.")
+    elif not flat:
+        print("   Its loss was still falling: this is undertraining; more epochs would tell.")
+    else:
+        print("   It fits its training data well enough, or a unit stopped working: no clean underfitting here.")
+
+
+def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, lr: float, seed: int) -> None:
+    print(f"Overfitting demo: a {'-'.join(map(str, hidden))} network on {min(subset, len(data.X_train))} training "
+          f"samples (of {len(data.X_train)}), {len(data.X_val)} validation samples, {epochs} epochs each")
+    results = compare_regularisers(data, subset=subset, hidden=hidden, epochs=epochs, lr=lr, seed=seed)
+    print(f"   {'run':<22} {'samples':>7} {'train loss':>10} {'val loss':>8} {'lowest':>7} {'gap':>7} "
+          f"{'train acc':>9} {'val acc':>7}")
+    for name, result in results.items():
+        run = summarise(result["history"])
+        print(f"   {name:<22} {result['n_train']:>7} {run['train_loss']:10.4f} {run['val_loss']:8.3f} "
+              f"{run['lowest_val_loss']:7.3f} {run['gap']:+7.3f} {run['train_accuracy']:9.1%} {run['val_accuracy']:7.1%}")
+    print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
+    explain_regularisers(results, len(data.X_val))
+    save_figure(plot_regularisers(results, data.name), "05_overfitting")
+
+def first_layer_pictures(model: MLP | CNN, input_shape: list[int]) -> tuple[np.ndarray, str]:
+    """What the first layer looks for, as pictures: a CNN's filters, or an MLP unit's weight for each pixel."""
+    if isinstance(model, CNN):
+        filters = model.features[0][0].weight.detach()[:, 0].numpy()  # (C1, k, k): one grey input channel
+        return filters[:16], (f"{min(16, len(filters))} of the CNN's first-layer filters ({len(filters)} in all, "
+                              f"{model.kernel}x{model.kernel} pixels each)")
+    weights = model.linear_layers()[0].weight.detach().numpy()  # (hidden, pixels)
+    he = np.sqrt(2 / weights.shape[1])
+    return weights[:16].reshape(-1, *input_shape), (
+        f"the weights of {min(16, len(weights))} of the MLP's {len(weights)} first-layer units, one per pixel;\n"
+        f"their std is {weights.std():.3f} against {he:.3f} at the random (He) start, so much of each picture is that "
+        "start:\nlook for the smooth red and blue blobs among the speckle "
+        "(05's own run draws only what training added)")
+
+
+def plot_saved_history(path: Path) -> None:
+    """Curves of an earlier run, from a 04 checkpoint or any JSON record (03 or 04); a checkpoint's first layer."""
+    model = None
+    if path.suffix == ".pt":
+        checkpoint = load_checkpoint(path)
+        model = build_model(checkpoint)  # an MLP or a CNN, whichever the checkpoint describes
+        history, name = checkpoint["history"], f"{checkpoint['dataset']} "
+        print(f"{path}: {model.describe()}, {sum(p.numel() for p in model.parameters()):,} parameters")
+    else:
+        checkpoint = read_record(path)
+        history, name = checkpoint["history"], f"{checkpoint['dataset']} "
+    # 04 keeps the epoch of lowest validation loss (early stopping) and says which; 03 keeps its last epoch.
+    kept = next((h for h in history if h["epoch"] == checkpoint.get("best_epoch")), history[-1])
+    why = "the lowest validation loss (early stopping)" if "best_epoch" in checkpoint else "the last epoch"
+    print(f"{path}: {len(history)} epochs; the saved weights are epoch {kept['epoch']}'s, {why}: validation loss "
+          f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}; at the last epoch train loss "
+          f"{history[-1]['train_loss']:.4f}, validation loss {history[-1]['val_loss']:.4f}")
+    fig = plt.figure(figsize=(16 if model else 11, 4.2), layout="constrained")
+    curves, pictures = fig.subfigures(1, 2, width_ratios=[2.3, 1]) if model else (fig, None)
+    draw_curves(*curves.subplots(1, 2), history, title=name, kept=kept["epoch"])
+    if pictures is not None:
+        images, what = first_layer_pictures(model, checkpoint["input_shape"])
+        draw_weight_pictures(pictures, images)
+        pictures.suptitle(f"{what}\n(red: positive weight, blue: negative)", fontsize=9)
+    fig.suptitle(f"History of {path.name}")
+    save_figure(fig, f"05_history_{path.stem}")
+
+
+# ------------------------------------------ plumbing: drawing, the command line (not the lesson)
 
 
 def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True,
@@ -362,141 +554,6 @@ def plot_boundaries(recorder_model: MLP, states: dict[int, dict], data: Dataset)
     return fig
 
 
-# ----------------------------------------------------------------------------- the three modes
-
-
-def watch_training(data: Dataset, *, hidden: list[int], epochs: int, lr: float, dropout: float, l2: float, l1: float,
-                   seed: int, no_show: bool) -> None:
-    live = interactive(no_show)
-    states: dict[int, dict] = {}
-    n_layers = len(hidden) + 1
-    if live:
-        plt.ion()
-        dashboard = Dashboard(plt.figure(figsize=(15, 3.8)), n_layers, epochs)
-
-    def on_epoch(recorder: TrainingRecorder) -> None:
-        epoch = recorder.history[-1]["epoch"]
-        if data.image_shape is None and epoch in recorder.snapshots:
-            states[epoch] = copy.deepcopy(recorder.model.state_dict())
-        if live:
-            dashboard.update(recorder.history)
-            plt.pause(0.001)
-
-    recorder = fit(data, hidden, epochs=epochs, lr=lr, dropout=dropout, l2=l2, l1=l1, seed=seed,
-                                on_epoch=on_epoch)
-    if live:
-        plt.ioff()
-    print("   epoch  train loss  val loss  val acc  ||W|| per layer        update/weight per layer")
-    for h in recorder.history:
-        if h["epoch"] in recorder.snapshots or h["epoch"] == 1:
-            norms = " ".join(f"{n:6.2f}" for n in h["weight_norm"])
-            ratios = " ".join(f"{r:.4f}" for r in h["update_ratio"])
-            print(f"   {h['epoch']:>5}  {h['train_loss']:10.4f}  {h['val_loss']:8.4f}  {h['val_accuracy']:6.1%}"
-                  f"  {norms:<22} {ratios}")
-    last = recorder.history[-1]
-    print(f"   final gap, validation minus train loss: {last['val_loss'] - last['train_loss']:+.4f}")
-
-    final = Dashboard(plt.figure(figsize=(15, 3.8)), n_layers, epochs)
-    final.update(recorder.history)
-    final.fig.tight_layout()
-    save_figure(final.fig, "05_training_curves")
-    save_figure(plot_weights(recorder, data.image_shape), "05_weights")
-    if data.image_shape is None:
-        save_figure(plot_boundaries(recorder.model, states, data), "05_decision_boundaries")
-    if not live:
-        save_gif(recorder, epochs)
-
-
-def near_zero_fraction(model: MLP) -> tuple[float, float]:
-    """Fractions of all weights with |w| < NEAR_ZERO, and exactly 0."""
-    weights = torch.cat([layer.weight.detach().ravel() for layer in model.linear_layers()])
-    return (weights.abs() < NEAR_ZERO).float().mean().item(), (weights == 0).float().mean().item()
-
-
-def compare_regularisers(data: Dataset, *, subset: int, hidden: list[int], epochs: int, lr: float,
-                         seed: int) -> dict[str, dict]:
-    """Train the large network on ``subset`` samples with each regulariser, and the too-small one on all of them.
-
-    Returns, per run, its history, the training-set size and the near-zero weight fractions.
-    """
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(data.X_train), size=min(subset, len(data.X_train)), replace=False)
-    small = copy.copy(data)
-    small.X_train, small.y_train = data.X_train[chosen], data.y_train[chosen]
-    plans = {name: (small, dict(hidden=hidden, lr=lr, dropout=dropout, l2=l2, l1=l1))
-             for name, (dropout, l2, l1) in REGULARISERS.items()}
-    plans[f"{TOO_SMALL['hidden'][0]} hidden units"] = (data, TOO_SMALL)  # with its own, long training
-    results = {}
-    for name, (train_data, settings) in tqdm(plans.items(), desc="runs", leave=False, delay=1):
-        recorder = fit(train_data, **{"epochs": epochs, **settings}, seed=seed, quiet=True)
-        near_zero, exactly_zero = near_zero_fraction(recorder.model)
-        with torch.no_grad():  # a hidden unit stuck at -1 or +1 on every training image no longer responds
-            hidden = recorder.model.net[:2](torch.from_numpy(data.X_train))
-        stuck = int((hidden.abs() > 0.99).all(dim=0).sum()) if settings.get("activation") == "tanh" else None
-        right = predict_proba(recorder.model, data.X_val).argmax(1) == data.y_val  # per validation image
-        results[name] = {"history": recorder.history, "n_train": len(train_data.X_train),
-                         "near_zero": near_zero, "exactly_zero": exactly_zero, "right": right, "stuck": stuck}
-    return results
-
-
-def summarise(history: list[dict]) -> dict:
-    last = history[-1]
-    lowest = min(history, key=lambda h: h["val_loss"])
-    return {**last, "lowest_val_loss": lowest["val_loss"], "lowest_epoch": lowest["epoch"],
-            "gap": last["val_loss"] - last["train_loss"]}
-
-
-def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
-    """Say what each run did, from its own numbers."""
-    names = list(results)
-    base, too_small = summarise(results[names[0]]["history"]), results[names[-1]]
-    rose = base["val_loss"] > 1.05 * base["lowest_val_loss"]
-    print(f"\n   {names[0]}: train loss fell to {base['train_loss']:.4f}; validation loss "
-          + (f"fell to {base['lowest_val_loss']:.3f} at epoch {base['lowest_epoch']}, then climbed back to "
-             f"{base['val_loss']:.3f}: overfitting." if rose else
-             f"ended at {base['val_loss']:.3f}, near its lowest ({base['lowest_val_loss']:.3f})."))
-    for name in names[1:-1]:
-        run = summarise(results[name]["history"])
-        final = "lower" if run["val_loss"] < base["val_loss"] else "higher"
-        lowest = "lower" if run["lowest_val_loss"] < base["lowest_val_loss"] else "higher"
-        gap = "smaller" if run["gap"] < base["gap"] else "larger"
-        print(f"   {name}: final validation loss {run['val_loss']:.3f} ({final}), lowest {run['lowest_val_loss']:.3f} "
-              f"({lowest}), gap {run['gap']:+.3f} ({gap}) than without regularisation.")
-    l1_name = next(name for name in names if name.startswith("L1"))
-    l1, free = results[l1_name], results[names[0]]
-    print(f"   {l1_name}: {l1['near_zero']:.0%} of the weights are within {NEAR_ZERO:g} of 0 "
-          f"(without regularisation {free['near_zero']:.0%}); exactly 0: {l1['exactly_zero']:.1%}.")
-    # Every run is scored on the same validation images, so two accuracies differ only on the images where the
-    # runs disagree: a paired estimate. Per image d = right_A - right_B (-1, 0 or 1); the difference in accuracy
-    # is mean(d), with standard error std(d) / sqrt(n).
-    print(f"   Validation accuracy against the unregularised run, on the same {n_val} images "
-          "(+- 2 paired standard errors):")
-    for name in names[1:-1]:
-        d = results[name]["right"].astype(float) - results[names[0]]["right"].astype(float)
-        noise = 2 * 100 * d.std(ddof=1) / np.sqrt(len(d))
-        verdict = "within the noise" if abs(100 * d.mean()) <= noise else "beyond the noise"
-        print(f"     {name}: {100 * d.mean():+.1f} points +- {noise:.1f} ({int((d != 0).sum())} images answered "
-              f"differently): {verdict}")
-    print("   The loss, which sees how confident each answer is, tells more.")
-    history = too_small["history"]
-    quarter, last = history[-len(history) // 4 - 1], history[-1]
-    change = (quarter["train_loss"] - last["train_loss"]) / last["train_loss"]
-    flat = abs(change) < FLAT
-    print(f"   {names[-1]}, trained on all {too_small['n_train']} training samples for {last['epoch']} epochs: train "
-          f"accuracy {last['train_accuracy']:.1%}, validation {last['val_accuracy']:.1%};\n   its train loss went "
-          f"from {quarter['train_loss']:.4f} (epoch {quarter['epoch']}) to {last['train_loss']:.4f} over the last "
-          f"quarter ({change:+.2%}): {'it has flattened' if flat else 'still moving'}.\n   Hidden units stuck at "
-          f"-1 or +1 on every training image: {too_small['stuck']}. The large network on its 100 samples reached a "
-          f"train loss of {base['train_loss']:.4f}.")
-    if flat and too_small["stuck"] == 0 and last["train_accuracy"] < 0.9:
-        print("   Trained to the end, every unit working, it still cannot fit its training data: underfitting.\n"
-              "   Too small a network, not too short a training.")
-    elif not flat:
-        print("   Its loss was still falling: this is undertraining; more epochs would tell.")
-    else:
-        print("   It fits its training data well enough, or a unit stopped working: no clean underfitting here.")
-
-
 def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
     fig, axes = plt.subplots(2, len(results), figsize=(4 * len(results), 6.5), sharey="row")
     for column, (name, result) in enumerate(results.items()):
@@ -512,62 +569,6 @@ def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
     return fig
 
 
-def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, lr: float, seed: int) -> None:
-    print(f"Overfitting demo: a {'-'.join(map(str, hidden))} network on {min(subset, len(data.X_train))} training "
-          f"samples (of {len(data.X_train)}), {len(data.X_val)} validation samples, {epochs} epochs each")
-    results = compare_regularisers(data, subset=subset, hidden=hidden, epochs=epochs, lr=lr, seed=seed)
-    print(f"   {'run':<22} {'samples':>7} {'train loss':>10} {'val loss':>8} {'lowest':>7} {'gap':>7} "
-          f"{'train acc':>9} {'val acc':>7}")
-    for name, result in results.items():
-        run = summarise(result["history"])
-        print(f"   {name:<22} {result['n_train']:>7} {run['train_loss']:10.4f} {run['val_loss']:8.3f} "
-              f"{run['lowest_val_loss']:7.3f} {run['gap']:+7.3f} {run['train_accuracy']:9.1%} {run['val_accuracy']:7.1%}")
-    print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
-    explain_regularisers(results, len(data.X_val))
-    save_figure(plot_regularisers(results, data.name), "05_overfitting")
-
-def first_layer_pictures(model: MLP | CNN, input_shape: list[int]) -> tuple[np.ndarray, str]:
-    """What the first layer looks for, as pictures: a CNN's filters, or an MLP unit's weight for each pixel."""
-    if isinstance(model, CNN):
-        filters = model.features[0][0].weight.detach()[:, 0].numpy()  # (C1, k, k): one grey input channel
-        return filters[:16], (f"{min(16, len(filters))} of the CNN's first-layer filters ({len(filters)} in all, "
-                              f"{model.kernel}x{model.kernel} pixels each)")
-    weights = model.linear_layers()[0].weight.detach().numpy()  # (hidden, pixels)
-    he = np.sqrt(2 / weights.shape[1])
-    return weights[:16].reshape(-1, *input_shape), (
-        f"the weights of {min(16, len(weights))} of the MLP's {len(weights)} first-layer units, one per pixel;\n"
-        f"their std is {weights.std():.3f} against {he:.3f} at the random (He) start, so much of each picture is that "
-        "start:\nlook for the smooth red and blue blobs among the speckle (05's own run draws only what training added)")
-
-
-def plot_saved_history(path: Path) -> None:
-    """Curves of an earlier run, from a 04 checkpoint or any JSON record (03 or 04); a checkpoint's first layer."""
-    model = None
-    if path.suffix == ".pt":
-        checkpoint = load_checkpoint(path)
-        model = build_model(checkpoint)  # an MLP or a CNN, whichever the checkpoint describes
-        history, name = checkpoint["history"], f"{checkpoint['dataset']} "
-        print(f"{path}: {model.describe()}, {sum(p.numel() for p in model.parameters()):,} parameters")
-    else:
-        checkpoint = read_record(path)
-        history, name = checkpoint["history"], f"{checkpoint['dataset']} "
-    # 04 keeps the epoch of lowest validation loss (early stopping) and says which; 03 keeps its last epoch.
-    kept = next((h for h in history if h["epoch"] == checkpoint.get("best_epoch")), history[-1])
-    why = "the lowest validation loss (early stopping)" if "best_epoch" in checkpoint else "the last epoch"
-    print(f"{path}: {len(history)} epochs; the saved weights are epoch {kept['epoch']}'s, {why}: validation loss "
-          f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}; at the last epoch train loss "
-          f"{history[-1]['train_loss']:.4f}, validation loss {history[-1]['val_loss']:.4f}")
-    fig = plt.figure(figsize=(16 if model else 11, 4.2), layout="constrained")
-    curves, pictures = fig.subfigures(1, 2, width_ratios=[2.3, 1]) if model else (fig, None)
-    draw_curves(*curves.subplots(1, 2), history, title=name, kept=kept["epoch"])
-    if pictures is not None:
-        images, what = first_layer_pictures(model, checkpoint["input_shape"])
-        draw_weight_pictures(pictures, images)
-        pictures.suptitle(f"{what}\n(red: positive weight, blue: negative)", fontsize=9)
-    fig.suptitle(f"History of {path.name}")
-    save_figure(fig, f"05_history_{path.stem}")
-
-
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "moons"], default="digits",
@@ -581,8 +582,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default: "
                         + "; ".join(f"{mode} {' '.join(map(str, d['hidden']))}" for mode, d in DEFAULTS.items()) + ")")
     parser.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout probability, in [0, 1)")
-    parser.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 penalty lambda: adds lambda * sum w^2 to the loss")
-    parser.add_argument("--l1", type=non_negative_float, default=0.0, help="L1 penalty lambda: adds lambda * sum |w| to the loss")
+    parser.add_argument("--l2", type=non_negative_float, default=0.0,
+                        help="L2 penalty lambda: adds lambda * sum w^2 to the loss")
+    parser.add_argument("--l1", type=non_negative_float, default=0.0,
+                        help="L1 penalty lambda: adds lambda * sum |w| to the loss")
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
     args = parser.parse_args()
     seed_everything(args.seed)

@@ -111,7 +111,8 @@ class ErrorResponse(BaseModel):
 
 
 ERRORS = {code: {"model": ErrorResponse, "description": why} for code, why in [
-    (400, "the body is not JSON text"), (411, "no Content-Length"), (413, "request body too large"), (422, "a field is missing, mistyped or out of range"),
+    (400, "the body is not JSON text"), (411, "no Content-Length"), (413, "request body too large"),
+    (422, "a field is missing, mistyped or out of range"),
     (503, "the waiting line is full; try again after Retry-After seconds")]}
 
 

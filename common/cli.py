@@ -33,7 +33,8 @@ def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """An ArgumentParser whose description is the first paragraph of the lesson's docstring."""
     summary = (doc or "").strip().split("\n\n")[0]
     parser = argparse.ArgumentParser(description=summary, formatter_class=_HelpFormatter)
-    parser.add_argument("--seed", type=seed_number, default=0, help="random seed: the same seed prints the same numbers")
+    parser.add_argument("--seed", type=seed_number, default=0,
+                        help="random seed: the same seed prints the same numbers")
     parser.add_argument("--no-show", action="store_true", help="save figures without opening windows")
     return parser
 
@@ -77,7 +78,8 @@ shift_pixels = _checked(float, lambda v: 0 <= v <= 64, "a shift from 0 to 64 pix
 angle_degrees = _checked(float, lambda v: 0 <= v <= 180, "an angle from 0 to 180 degrees")
 seed_number = _checked(int, lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1")  # NumPy's range
 port_number = _checked(int, lambda v: 0 < v < 65536, "a port from 1 to 65535")
-thread_count = _checked(int, lambda v: 0 < v <= (os.cpu_count() or 1), f"a thread count from 1 to {os.cpu_count() or 1}")
+CORES = os.cpu_count() or 1
+thread_count = _checked(int, lambda v: 0 < v <= CORES, f"a thread count from 1 to {CORES}")
 
 
 def seed_everything(seed: int) -> np.random.Generator:
