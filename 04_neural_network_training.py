@@ -69,6 +69,12 @@ overfitting happen, and what each of them changes.
 * Train and validation loss are measured alike: after each epoch, in eval
   mode, on the validation split and on as many training examples. (The
   running mean over the epoch's batches has dropout on and older weights.)
+* Nothing lost. The checkpoint is written to a temporary file and then renamed
+  onto --out: a rename is atomic, so a crash or Ctrl-C mid-save leaves the old
+  file or the new one, never half of each (common/records.py). Before any
+  training, --out is checked: it must be writable, and may only replace a
+  checkpoint of this lesson; a loss that becomes inf or NaN stops training and
+  saves nothing.
 * Accuracy alone hides which classes fail. For each class k, with the confusion
   matrix C (row = true class, column = predicted class):
       precision_k = C[k,k] / sum_i C[i,k]   (of what we called k, how much was k)
