@@ -96,9 +96,12 @@ def test_08_refuses_to_replace_what_it_did_not_write_for_this_text(tmp_path, tex
 
 def test_08_after_ctrl_c_the_record_describes_the_checkpoint(tmp_path, text):
     env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(tmp_path)}
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it: give the child
+    # the default, so Ctrl-C reaches it as it does a learner's run, however these tests were started.
     process = subprocess.Popen([sys.executable, str(ROOT / "08_train_llm.py"), "--text", str(text), *TINY_08,
                                 "--max-iters", "100000", "--eval-interval", "5", "--no-show"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in process.stdout:
             if "* saved" in line:
