@@ -331,7 +331,7 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
     print("   The loss, which sees how confident each answer is, tells more.")
     history = too_small["history"]
     quarter, last = history[-len(history) // 4 - 1], history[-1]
-    change = (quarter["train_loss"] - last["train_loss"]) / last["train_loss"]
+    change = (last["train_loss"] - quarter["train_loss"]) / quarter["train_loss"]  # negative: it fell
     flat = abs(change) < FLAT
     print(f"   {names[-1]}, trained on all {too_small['n_train']} training samples for {last['epoch']} epochs: train "
           f"accuracy {last['train_accuracy']:.1%}, validation {last['val_accuracy']:.1%};\n   its train loss went "
@@ -343,7 +343,7 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
         print("   Trained to the end, every unit working, it still cannot fit its training data: underfitting.\n"
               "   Too small a network, not too short a training.")
     elif not flat:
-        print("   Its loss was still falling: this is undertraining; more epochs would tell.")
+        print("   Its loss was still changing: it may only be undertrained; more epochs would tell.")
     else:
         print("   It fits its training data well enough, or a unit stopped working: no clean underfitting here.")
 
