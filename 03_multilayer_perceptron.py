@@ -113,8 +113,8 @@ from common.data import (
     normalisation,
 )
 from common.plotting import check_figure_writable, plot_decision_boundary, plt, save_figure, show_or_close
-from common.schedule import learning_rate
 from common.records import atomic_write, check_replaceable, read_record, write_record
+from common.schedule import learning_rate
 
 DEFAULTS = {  # per data set, chosen on validation accuracy; any flag overrides
     "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=0.1, augment=0),

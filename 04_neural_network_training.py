@@ -124,6 +124,7 @@ from common.nets import (
     MLP,
     CheckpointError,
     check_fits,
+    cosine_decay,
     decayed_weights,
     evaluate,
     load_checkpoint,
@@ -133,8 +134,7 @@ from common.nets import (
     weight_decay_groups,
 )
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.records import check_replaceable, write_record
-from common.schedule import learning_rate
+from common.records import check_replaceable, kept_epoch, write_record
 
 # Per model and data set, chosen on validation accuracy; --help shows them, any flag overrides them.
 # (The CNN's filter counts were picked to fit 4 minutes on 2 CPU cores; its other settings are the first tried.)
@@ -236,9 +236,7 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
     val_loader = make_loader(data.X_val, data.y_val, 1024, shuffle=False)
     criterion = nn.CrossEntropyLoss()
     opt = make_optimizer(model, optimizer, lr, weight_decay)
-    # The cosine schedule of lesson 03 (common/schedule.py), as a factor of the peak rate: no warm-up, down to 0.
-    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, partial(learning_rate, max_lr=1.0, min_lr=0.0, warmup=0,
-                                                               total=epochs * len(train_loader)))
+    scheduler = cosine_decay(opt, epochs * len(train_loader))  # lesson 03's cosine: no warm-up, down to 0
     history, best_state, best_epoch, best_loss = [], None, 0, math.inf
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -381,10 +379,7 @@ def previous_model(path: Path) -> dict | None:
         old = load_checkpoint(path)
     except CheckpointError as error:
         raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
-    try:
-        return old["history"][old.get("best_epoch", len(old["history"])) - 1] | {"epoch": old.get("best_epoch")}
-    except (IndexError, KeyError, TypeError):
-        return None  # a history we cannot read: nothing to compare with
+    return kept_epoch(old)
 
 
 def main() -> None:

@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import copy
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +93,7 @@ from common.cli import (
     seed_everything,
 )
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import CNN, MLP, build_model, evaluate, load_checkpoint, predict_proba
+from common.nets import CNN, MLP, build_model, cosine_decay, evaluate, load_checkpoint, predict_proba
 from common.plotting import (
     check_figure_writable,
     interactive,
@@ -103,8 +102,7 @@ from common.plotting import (
     save_figure,
     show_or_close,
 )
-from common.records import read_record
-from common.schedule import learning_rate
+from common.records import kept_epoch, read_record
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
 DEFAULTS = {  # per mode; any flag overrides
@@ -191,9 +189,8 @@ def fit(data: Dataset, hidden: list[int], *, epochs: int, lr: float, batch_size:
     torch.manual_seed(seed)
     model = MLP([data.n_features, *hidden, data.n_classes], dropout, activation)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    total = epochs * -(-len(data.X_train) // batch_size)
-    schedule = partial(learning_rate, max_lr=1.0, min_lr=0.0, warmup=0, total=total) if decay else lambda step: 1.0
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)  # common/schedule.py, as a factor of lr
+    steps = epochs * -(-len(data.X_train) // batch_size)
+    scheduler = cosine_decay(optimizer, steps) if decay else torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
     generator = torch.Generator().manual_seed(seed)
     X_train, y_train = to_tensors(data.X_train, data.y_train)
     X_val, y_val = to_tensors(data.X_val, data.y_val)
@@ -233,8 +230,7 @@ def watch_training(data: Dataset, *, hidden: list[int], epochs: int, lr: float, 
             dashboard.update(recorder.history)
             plt.pause(0.001)
 
-    recorder = fit(data, hidden, epochs=epochs, lr=lr, dropout=dropout, l2=l2, l1=l1, seed=seed,
-                                on_epoch=on_epoch)
+    recorder = fit(data, hidden, epochs=epochs, lr=lr, dropout=dropout, l2=l2, l1=l1, seed=seed, on_epoch=on_epoch)
     if live:
         plt.ioff()
     print("   epoch  train loss  val loss  val acc  ||W|| per layer        update/weight per layer")
@@ -281,9 +277,11 @@ def compare_regularisers(data: Dataset, *, subset: int, hidden: list[int], epoch
     for name, (train_data, settings) in tqdm(plans.items(), desc="runs", leave=False, delay=1):
         recorder = fit(train_data, **{"epochs": epochs, **settings}, seed=seed, quiet=True)
         near_zero, exactly_zero = near_zero_fraction(recorder.model)
-        with torch.no_grad():  # a hidden unit stuck at -1 or +1 on every training image no longer responds
-            hidden = recorder.model.net[:2](torch.from_numpy(data.X_train))
-        stuck = int((hidden.abs() > 0.99).all(dim=0).sum()) if settings.get("activation") == "tanh" else None
+        stuck = None
+        if settings.get("activation") == "tanh":  # a tanh unit stuck at -1 or +1 on every training image is dead
+            with torch.no_grad():
+                outputs = recorder.model.net[:2](torch.from_numpy(data.X_train))  # (samples, units)
+            stuck = int((outputs.abs() > 0.99).all(dim=0).sum())
         right = predict_proba(recorder.model, data.X_val).argmax(1) == data.y_val  # per validation image
         results[name] = {"history": recorder.history, "n_train": len(train_data.X_train),
                          "near_zero": near_zero, "exactly_zero": exactly_zero, "right": right, "stuck": stuck}
@@ -389,7 +387,7 @@ def plot_saved_history(path: Path) -> None:
         checkpoint = read_record(path)
         history, name = checkpoint["history"], f"{checkpoint['dataset']} "
     # 04 keeps the epoch of lowest validation loss (early stopping) and says which; 03 keeps its last epoch.
-    kept = next((h for h in history if h["epoch"] == checkpoint.get("best_epoch")), history[-1])
+    kept = kept_epoch(checkpoint)
     why = "the lowest validation loss (early stopping)" if "best_epoch" in checkpoint else "the last epoch"
     print(f"{path}: {len(history)} epochs; the saved weights are epoch {kept['epoch']}'s, {why}: validation loss "
           f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}; at the last epoch train loss "

@@ -43,7 +43,7 @@ import torch
 
 from common import UserError
 from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
-from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs
+from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs, window_start
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.text import CharTokenizer
 
@@ -84,7 +84,7 @@ def write(model: GPT, tokenizer: CharTokenizer, ids: list[int], n: int, knob: tu
 def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str) -> plt.Figure:
     """Print and plot the next-character distribution after the prompt under each knob."""
     block = model.config.block_size
-    window = ids if len(ids) <= block else ids[-(block // 2):]  # what generate() starts from, as its docstring says
+    window = ids[window_start(len(ids), 0, block):]  # the window generate() starts from
     logits = model(torch.tensor([window]))[0, -1]
     print(f"\nThe next character after {quoted(prompt)}, under each setting (the 8 likeliest shown):")
     fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)

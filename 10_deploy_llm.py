@@ -42,6 +42,7 @@ Run it:  python 10_deploy_llm.py                      then open http://127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import json
 import os
@@ -374,7 +375,7 @@ def check_can_listen(host: str, port: int) -> None:
     except socket.gaierror:
         raise UserError(f"--host {host}: not an address of this computer (try 127.0.0.1)") from None
     except OSError as error:
-        hint = f" (in use: try --port {port + 1})" if error.errno == 98 else ""
+        hint = f" (in use: try --port {port + 1})" if error.errno == errno.EADDRINUSE else ""
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror}{hint}") from None
 
 

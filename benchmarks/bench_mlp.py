@@ -29,10 +29,9 @@ import numpy as np
 from lessons import load_lesson  # also puts the repository root on sys.path
 from tqdm import tqdm
 
-from common.schedule import learning_rate
-
 from common.cli import positive_int, run
 from common.data import MNIST_DIR, load_dataset, normalisation
+from common.schedule import learning_rate
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -87,16 +86,14 @@ class TorchRun:
     def __init__(self, data, sizes, cfg):
         import torch
 
-        from common.nets import MLP
+        from common.nets import MLP, cosine_decay
 
         self.torch, self.cfg = torch, cfg
         torch.manual_seed(cfg.seed)
         self.model = MLP(sizes)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)
-        # The same schedule, as a factor of the peak rate
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, partial(learning_rate, max_lr=1.0,
-                                                                                   min_lr=0.0, warmup=0, total=total))
+        self.scheduler = cosine_decay(self.optimizer, total)  # the same schedule
         self.X, self.y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
         self.X_val, self.y_val = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
         self.X_test, self.y_test = torch.from_numpy(data.X_test), data.y_test

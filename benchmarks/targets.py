@@ -37,6 +37,7 @@ import rendered_digits
 from lessons import ROOT, load_lesson
 
 from common.plotting import save_figure
+from common.records import kept_epoch
 
 
 def run_lesson(script: str, *args: str, out: Path) -> float:
@@ -57,8 +58,7 @@ def lesson_row(name: str, seconds: float, record_path: Path | None = None, *, mi
     row = {"name": name, "seconds": seconds, "parameters": None, "val": None, "test": None}
     if record_path:
         record = json.loads(record_path.read_text())
-        kept = record.get("best_epoch", len(record["history"]))  # 04: its best epoch; 03: the last
-        row.update(val=record["history"][kept - 1]["val_accuracy"], test=record["test_accuracy"],
+        row.update(val=kept_epoch(record)["val_accuracy"], test=record["test_accuracy"],
                    parameters=record.get("parameters"))
     checks = [(min_val, row["val"], f">= {min_val:.1%} val" if min_val else ""),
               (min_test, row["test"], f">= {min_test:.1%} test" if min_test else "")]

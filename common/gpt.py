@@ -1,9 +1,7 @@
 """The GPT of lessons 07-10: a decoder-only transformer, its checkpoint, and text generation.
 
-Taught in lesson 07 (the model), lesson 09 (sampling and the KV cache); 08 trains it, 10 serves it.
-
-Lesson 07 builds this model rung by rung and explains each piece; 08 trains it,
-09 samples from it with a KV cache, 10 serves it. So all four use this one
+Lesson 07 builds this model rung by rung and explains each piece; 08 trains it;
+09 teaches sampling from it and the KV cache; 10 serves it. So all four use this one
 definition, written the way nanoGPT's ``model.py`` is: one screen per block,
 shapes in the comments (B batch, T time, C channels, nh heads, hs head size).
 
@@ -31,7 +29,7 @@ from torch.nn import functional as F
 
 from common import MODELS_DIR
 from common.nets import CheckpointError, safe_torch_load
-from common.records import atomic_write
+from common.records import atomic_write, is_finite_number
 from common.text import SHAKESPEARE, CharTokenizer
 
 CHECKPOINT_FORMAT = "nn-tutorial-gpt/1"
@@ -204,6 +202,12 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     return probs.to(dtype)
 
 
+def window_start(length: int, start: int, block_size: int) -> int:
+    """Where the context window over ``length`` tokens starts: at ``start`` while they fit, else where it keeps
+    the newest block_size // 2 (generate() explains why it jumps)."""
+    return start if length - start <= block_size else length - block_size // 2
+
+
 @torch.no_grad()
 def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
@@ -225,8 +229,9 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
     block_size = model.config.block_size
     tokens, start, cache = list(prompt), 0, None
     for _ in range(max_new_tokens):
-        if len(tokens) - start > block_size:
-            start, cache = len(tokens) - block_size // 2, None  # the window jumps; cached positions are stale
+        jumped = window_start(len(tokens), start, block_size)
+        if jumped != start:
+            start, cache = jumped, None  # the window jumps; cached positions are stale
         if use_cache and cache is not None:
             new = tokens[-1:]  # only the newest character goes through the network
         else:
@@ -258,8 +263,7 @@ def load_gpt(path: Path) -> tuple[GPT, CharTokenizer, dict]:
         tokenizer = CharTokenizer(checkpoint["vocab"])
         if len(tokenizer) != config.vocab_size:
             raise ValueError(f"vocabulary of {len(tokenizer)} characters, model expects {config.vocab_size}")
-        best = checkpoint.get("best_val_loss", 0.0)
-        if not isinstance(best, (int, float)) or isinstance(best, bool) or not math.isfinite(best):
+        if not is_finite_number(checkpoint.get("best_val_loss", 0.0)):
             raise ValueError("its best_val_loss is not a finite number")
         model = GPT(config)
         model.load_state_dict(checkpoint["state_dict"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,7 @@ from torch import nn
 from common import MODELS_DIR, UserError
 from common.data import DATASETS
 from common.records import atomic_write, check_history, is_finite_number
+from common.schedule import learning_rate
 
 CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # architecture["kind"] says "mlp" or "cnn"
 LEGACY_FORMATS = ("nn-tutorial-mlp/1",)  # written before the CNN existed: always an MLP, no "kind"
@@ -155,6 +157,12 @@ def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decayed = {id(p) for p in decayed_weights(model)}
     return [{"params": [p for p in model.parameters() if id(p) in decayed], "weight_decay": weight_decay},
             {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0}]
+
+
+def cosine_decay(optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Lesson 03's cosine schedule (common/schedule.py) for a PyTorch optimizer: no warm-up, from its lr to 0."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, partial(learning_rate, max_lr=1.0, min_lr=0.0, warmup=0,
+                                                                total=total))
 
 
 def use_cpu_cores() -> int:

@@ -85,6 +85,12 @@ def write_record(path: Path, record: dict) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
 
 
+def kept_epoch(record: dict) -> dict:
+    """The history entry whose weights were saved: 04's best epoch (early stopping), or the last one (03)."""
+    history = record["history"]
+    return next((h for h in history if h["epoch"] == record.get("best_epoch")), history[-1])
+
+
 def check_history(history) -> None:
     """A usable history: a non-empty list of epochs, each with finite numbers under HISTORY_KEYS."""
     if not isinstance(history, list) or not history or not all(isinstance(entry, dict) for entry in history):

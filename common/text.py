@@ -105,7 +105,7 @@ def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int, max_windows: int | None = None,
-                  batch_size: int = 64) -> float:
+             batch_size: int = 64) -> float:
     """Mean cross-entropy (nats per character) over the windows of ``ids``, in eval mode (dropout off).
 
     The same characters every time, so two evaluations differ only because the

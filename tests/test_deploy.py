@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -306,19 +305,15 @@ def post_raw(base: str, body: dict, timeout: float = 120):
         return error.code, error.headers, error.read()
 
 
-def test_a_json_client_that_leaves_frees_the_worker(deploy, checkpoint):
+def test_a_json_client_that_leaves_frees_the_worker(deploy, checkpoint, lesson):
     """On a real uvicorn: a /generate client that hangs up stops its generation within a fraction of its time."""
+    load = lesson("benchmarks/load_test_server")
     with deploy.serving(deploy.load_app(checkpoint)) as base:
         long = {"prompt": "A", "max_new_tokens": 2000, "seed": 0}
         start = time.perf_counter()
         assert post_raw(base, long)[0] == 200
         full = time.perf_counter() - start
-        host, port = base.removeprefix("http://").split(":")
-        body = json.dumps(long).encode()
-        with socket.create_connection((host, int(port))) as leaving:
-            leaving.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            time.sleep(0.2)  # the generation is running; now the client goes away
+        load.leave_mid_request(base, long)  # sends the whole request, waits 0.2 s while it runs, hangs up
         start = time.perf_counter()
         status, _, answer = post_raw(base, {"prompt": "B", "max_new_tokens": 5})
         assert status == 200 and json.loads(answer)["tokens"] == 5
