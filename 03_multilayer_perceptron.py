@@ -1,5 +1,11 @@
 """Lesson 03 - a multilayer perceptron from scratch in NumPy: forward, loss, backpropagation.
 
+The lesson has two parts, and the file follows them: part 1 is backpropagation
+(the run's sections 1-4), part 2 a recipe for training on real data, fast
+(section 5). Each reads on its own.
+
+PART 1 - BACKPROPAGATION
+
 Lesson 02's perceptron drew one straight line. Put a layer of neurons in
 between (a "hidden" layer) and the network can bend its boundary. A network
 is a chain of small pieces, each with a forward and a backward pass:
@@ -27,6 +33,8 @@ the input. Each piece receives dL/d(output) and returns dL/d(input):
 and gradient descent nudges every parameter against its gradient. A numerical
 gradient check - (L(p + h) - L(p - h)) / 2h for every parameter p - confirms
 the hand-written backward pass; trust it only once that agrees.
+
+PART 2 - TRAINING ON REAL DATA, FAST
 
 Real data is split three ways: the network learns from the training split;
 the validation split, never trained on, shows how it does on new examples
@@ -72,7 +80,7 @@ Train and validation loss are measured alike, at the end of each epoch, with
 the weights as they then are: the validation split, and as many training
 examples (without augmentation). The running average over the epoch's
 batches, shown on the progress bar, would mix in the worse early weights.
-The settings (DEFAULTS below) were chosen on validation accuracy; the test
+The settings (the flags' defaults, per data set) were chosen on validation accuracy; the test
 split is scored once, at the end, as the honest estimate for new data.
 
 Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
@@ -82,6 +90,7 @@ Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moon
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from functools import partial
@@ -95,7 +104,7 @@ from common import MODELS_DIR, Diverged, UserError
 from common.activations import ACTIVATIONS, log_softmax, softmax
 from common.cli import (
     add_mnist_arguments,
-    fill_defaults,
+    given,
     lesson_parser,
     non_negative_float,
     non_negative_int,
@@ -112,14 +121,19 @@ from common.data import (
     noisy_sine,
     normalisation,
 )
-from common.plotting import check_figure_writable, plot_decision_boundary, plt, save_figure, show_or_close
+from common.plotting import (
+    check_figure_writable,
+    plot_decision_boundary,
+    plt,
+    save_figure,
+    show_or_close,
+)
 from common.records import atomic_write, check_replaceable, read_record, write_record
 from common.schedule import learning_rate
 
-DEFAULTS = {  # per data set, chosen on validation accuracy; any flag overrides
-    "digits": dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, weight_decay=0.1, augment=0),
-    "mnist": dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, weight_decay=0.1, augment=1),
-}
+# ============================================================================= PART 1: backpropagation
+# Sections 1-4 of a run: the pieces and their backward passes, the gradient check that proves them,
+# and small problems a straight line cannot solve. The toys train with fit(), the loop of part 2.
 
 # ----------------------------------------------------------------------------- the pieces
 
@@ -179,6 +193,13 @@ def mean_squared_error(output: np.ndarray, Y: np.ndarray) -> tuple[float, np.nda
     n = len(output)
     diff = output - Y
     return 0.5 * float((diff * diff).sum()) / n, diff / n
+
+
+def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
+    """Class k becomes a row of zeros with a single 1 at column k, comparable with the network's outputs."""
+    encoded = np.zeros((len(y), n_classes), dtype=dtype)
+    encoded[np.arange(len(y)), y] = 1
+    return encoded
 
 
 LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
@@ -308,14 +329,65 @@ def run_gradient_checks(rng: np.random.Generator) -> dict[str, float]:
     return errors
 
 
-# ----------------------------------------------------------------------------- training
+# ----------------------------------------------------------------------------- the toy problems
 
 
-def one_hot(y: np.ndarray, n_classes: int, dtype=np.float32) -> np.ndarray:
-    """Class k becomes a row of zeros with a single 1 at column k, comparable with the network's outputs."""
-    encoded = np.zeros((len(y), n_classes), dtype=dtype)
-    encoded[np.arange(len(y)), y] = 1
-    return encoded
+def solve_xor(rng: np.random.Generator, ax: plt.Axes) -> int:
+    print("\n2. XOR, which lesson 02's perceptron could not learn: network 2-4-2, tanh")
+    X, y = logic_gate("XOR")
+    y = y.astype(int)
+    model = MLP([2, 4, 2], "tanh", rng, dtype=np.float64)
+    Y = one_hot(y, 2, np.float64)
+    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimizer="adam",
+        weight_decay=0.0, rng=rng, verbose=False)
+    p = model.predict_proba(X)[:, 1]
+    correct = int(((p > 0.5) == y).sum())
+    for (x1, x2), target, prob in zip(X.astype(int), y, p):
+        print(f"   {x1} XOR {x2} = {target}   network says p(1) = {prob:.3f}")
+    print(f"   {correct}/4 correct: " + ("the hidden layer bends the boundary into a band" if correct == 4 else
+                                     "not solved in this run; the hidden layer can bend the boundary, but did not"))
+    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], X, y, f"XOR: {correct}/4 correct", margin=0.4)
+    return correct
+
+
+def fit_sine(rng: np.random.Generator, ax: plt.Axes) -> float:
+    print("\n3. Regression: a network is a function. Fit y = sin(x) + noise with MSE: network 1-32-32-1, tanh")
+    X, y = noisy_sine(200, 0.1, seed=int(rng.integers(1 << 31)))
+    model = MLP([1, 32, 32, 1], "tanh", rng, dtype=np.float64)
+    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimizer="adam",
+                  weight_decay=0.0, rng=rng, verbose=False)
+    grid = np.linspace(-np.pi, np.pi, 300)[:, None]
+    fitted = model.forward(grid)
+    rms_to_truth = float(np.sqrt(np.mean((fitted - np.sin(grid)) ** 2)))
+    print(f"   final training MSE {2 * history[-1]['train_loss']:.4f} (the noise alone gives 0.1^2 = 0.0100); "
+          f"RMS distance to the true sin(x): {rms_to_truth:.3f}")
+    ax.scatter(X, y, s=10, color="0.5", label="noisy data")
+    ax.plot(grid, np.sin(grid), "k--", lw=1, label="true sin(x)")
+    ax.plot(grid, fitted, color="C3", lw=2, label="network")
+    ax.set(title="Regression: the network's function", xlabel="x", ylabel="y")
+    ax.legend(fontsize=8)
+    return rms_to_truth
+
+
+def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
+    print("\n4. Two half-moons (scikit-learn make_moons, 1000 points, noise 0.2): network 2-16-16-2, relu")
+    data = load_moons(seed)
+    model = MLP([2, 16, 16, 2], "relu", rng, dtype=np.float64)
+    Y = lambda y: one_hot(y, 2, np.float64)  # noqa: E731
+    fit(model, softmax_cross_entropy, data.X_train, Y(data.y_train), data.X_val, Y(data.y_val), epochs=200,
+        batch_size=32, lr=0.01, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
+    _, accuracy = evaluate(model, softmax_cross_entropy, data.X_test, Y(data.y_test))
+    print(f"   test accuracy {accuracy:.1%} on {len(data.X_test)} points the network never saw")
+    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], data.X_test, data.y_test,
+                           f"moons: test accuracy {accuracy:.1%}", margin=0.3)
+    return accuracy
+
+
+# ============================================================================= PART 2: training, fast
+# Section 5 of a run: the recipe for real data (optimizers, a schedule, weight decay, augmentation)
+# and the training loop every section uses.
+
+# ----------------------------------------------------------------------------- optimizers and the loop
 
 
 class Adam:
@@ -437,60 +509,6 @@ def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, bat
             print(f"   epoch {epoch:>3}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
                   f"val accuracy {val_acc:.2%}  ({history[-1]['seconds']:.1f} s)")
     return history
-
-
-# ----------------------------------------------------------------------------- the toy problems
-
-
-def solve_xor(rng: np.random.Generator, ax: plt.Axes) -> int:
-    print("\n2. XOR, which lesson 02's perceptron could not learn: network 2-4-2, tanh")
-    X, y = logic_gate("XOR")
-    y = y.astype(int)
-    model = MLP([2, 4, 2], "tanh", rng, dtype=np.float64)
-    Y = one_hot(y, 2, np.float64)
-    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimizer="adam",
-        weight_decay=0.0, rng=rng, verbose=False)
-    p = model.predict_proba(X)[:, 1]
-    correct = int(((p > 0.5) == y).sum())
-    for (x1, x2), target, prob in zip(X.astype(int), y, p):
-        print(f"   {x1} XOR {x2} = {target}   network says p(1) = {prob:.3f}")
-    print(f"   {correct}/4 correct: " + ("the hidden layer bends the boundary into a band" if correct == 4 else
-                                     "not solved in this run; the hidden layer can bend the boundary, but did not"))
-    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], X, y, f"XOR: {correct}/4 correct", margin=0.4)
-    return correct
-
-
-def fit_sine(rng: np.random.Generator, ax: plt.Axes) -> float:
-    print("\n3. Regression: a network is a function. Fit y = sin(x) + noise with MSE: network 1-32-32-1, tanh")
-    X, y = noisy_sine(200, 0.1, seed=int(rng.integers(1 << 31)))
-    model = MLP([1, 32, 32, 1], "tanh", rng, dtype=np.float64)
-    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimizer="adam",
-                  weight_decay=0.0, rng=rng, verbose=False)
-    grid = np.linspace(-np.pi, np.pi, 300)[:, None]
-    fitted = model.forward(grid)
-    rms_to_truth = float(np.sqrt(np.mean((fitted - np.sin(grid)) ** 2)))
-    print(f"   final training MSE {2 * history[-1]['train_loss']:.4f} (the noise alone gives 0.1^2 = 0.0100); "
-          f"RMS distance to the true sin(x): {rms_to_truth:.3f}")
-    ax.scatter(X, y, s=10, color="0.5", label="noisy data")
-    ax.plot(grid, np.sin(grid), "k--", lw=1, label="true sin(x)")
-    ax.plot(grid, fitted, color="C3", lw=2, label="network")
-    ax.set(title="Regression: the network's function", xlabel="x", ylabel="y")
-    ax.legend(fontsize=8)
-    return rms_to_truth
-
-
-def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
-    print("\n4. Two half-moons (scikit-learn make_moons, 1000 points, noise 0.2): network 2-16-16-2, relu")
-    data = load_moons(seed)
-    model = MLP([2, 16, 16, 2], "relu", rng, dtype=np.float64)
-    Y = lambda y: one_hot(y, 2, np.float64)  # noqa: E731
-    fit(model, softmax_cross_entropy, data.X_train, Y(data.y_train), data.X_val, Y(data.y_val), epochs=200,
-        batch_size=32, lr=0.01, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
-    _, accuracy = evaluate(model, softmax_cross_entropy, data.X_test, Y(data.y_test))
-    print(f"   test accuracy {accuracy:.1%} on {len(data.X_test)} points the network never saw")
-    plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], data.X_test, data.y_test,
-                           f"moons: test accuracy {accuracy:.1%}", margin=0.3)
-    return accuracy
 
 
 # ----------------------------------------------------------------------------- real data
@@ -618,27 +636,34 @@ def compare_with_other_loss(record: dict, json_path: Path) -> None:
     save_figure(fig, f"03_{record['dataset']}_loss_comparison")
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
-                        help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir")
+                        help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir (the defaults "
+                             "shown below follow it: --dataset mnist --help shows MNIST's)")
+    mnist = given("--dataset", argv) == "mnist"
     add_mnist_arguments(parser)
     parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
-    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default per data set: "
-                        + "; ".join(f"{k} {' '.join(map(str, v['hidden']))}" for k, v in DEFAULTS.items()) + ")")
+    # Per data set, chosen on validation accuracy; any flag overrides.
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 128] if mnist else [128],
+                        help="hidden layer sizes")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
     parser.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax output) or mse (sigmoid outputs vs one-hot targets)")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="update rule")
-    parser.add_argument("--epochs", type=positive_int, help="passes over the training data (default per data set)")
-    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default per data set)")
-    parser.add_argument("--lr", type=positive_float, help="peak learning rate (default per data set)")
-    parser.add_argument("--weight-decay", type=non_negative_float, help="weight decay: decoupled with adam, an L2 gradient with sgd "
-                        "(default per data set)")
-    parser.add_argument("--augment", type=non_negative_int, help="shift each training batch by up to this many pixels "
-                        "(default per data set)")
-    args = parser.parse_args()
-    fill_defaults(args, DEFAULTS[args.dataset])
+    parser.add_argument("--epochs", type=positive_int, default=10 if mnist else 40,
+                        help="passes over the training data")
+    parser.add_argument("--batch-size", type=positive_int, default=512 if mnist else 32, help="mini-batch size")
+    parser.add_argument("--lr", type=positive_float, default=3e-3 if mnist else 2e-3, help="peak learning rate")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.1,
+                        help="weight decay: decoupled with adam, an L2 gradient with sgd")
+    parser.add_argument("--augment", type=non_negative_int, default=1 if mnist else 0,
+                        help="shift each training batch by up to this many pixels")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     rng = seed_everything(args.seed)
     np.seterr(over="ignore", invalid="ignore")  # an overflow ends in inf/NaN, which fit() reports in one line
     json_path = record_path(args.dataset, args.loss, args.activation)

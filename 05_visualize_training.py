@@ -1,5 +1,11 @@
 """Lesson 05 - watch training from the inside: loss curves, weights on the move, over- and underfitting.
 
+Three parts, each a mode of the script and a section of this file, each
+readable on its own: watching one run (the default), overfitting and its cures
+(--demo overfit), and looking back at a saved run (--checkpoint).
+
+PART 1 - WATCHING A NETWORK LEARN
+
 Loss curves are a model's vital signs. Every epoch we record:
 
 * train and validation loss and accuracy, both measured after the epoch in
@@ -18,6 +24,12 @@ Loss curves are a model's vital signs. Every epoch we record:
   learn (the figure gives each layer's std before and after). The first
   layer's weights are drawn as images, too: what training *added* to them,
   W_last - W_init, since the random start would hide it.
+
+With a display the dashboard updates live while the network trains; without
+one (CI, SSH) the same frames become an animated GIF beside the PNGs (drawn with
+matplotlib, assembled by Pillow).
+
+PART 2 - OVERFITTING, REGULARISATION, UNDERFITTING
 
 Regularisation fights overfitting. Each adds something to the loss or to
 training, and so to every weight's gradient:
@@ -54,9 +66,7 @@ less than 0.4% over the last quarter, no unit was stuck at -1 or +1, and the
 training accuracy stayed at 75-80%, while the large network fits its training
 samples perfectly.
 
-With a display the dashboard updates live while the network trains; without
-one (CI, SSH) the same frames become an animated GIF beside the PNGs (drawn with
-matplotlib, assembled by Pillow).
+PART 3 - LOOKING BACK AT A SAVED RUN
 
 ``--checkpoint`` looks back at a run of lesson 04: its curves, and the network
 rebuilt from the checkpoint with its first layer drawn as pictures. For an MLP
@@ -71,6 +81,7 @@ Run it:  python 05_visualize_training.py                 (digits, ~10 s, live or
 
 from __future__ import annotations
 
+import argparse
 import copy
 import time
 from pathlib import Path
@@ -84,7 +95,7 @@ from tqdm import tqdm
 from common import FIGURES_DIR
 from common.cli import (
     dropout_rate,
-    fill_defaults,
+    given,
     lesson_parser,
     non_negative_float,
     positive_float,
@@ -93,7 +104,15 @@ from common.cli import (
     seed_everything,
 )
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import CNN, MLP, build_model, cosine_decay, evaluate, load_checkpoint, predict_proba
+from common.nets import (
+    CNN,
+    MLP,
+    build_model,
+    cosine_decay,
+    evaluate,
+    load_checkpoint,
+    predict_proba,
+)
 from common.plotting import (
     check_figure_writable,
     interactive,
@@ -105,23 +124,9 @@ from common.plotting import (
 from common.records import kept_epoch, read_record
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
-DEFAULTS = {  # per mode; any flag overrides
-    "digits": dict(hidden=[64], lr=1e-3, epochs=30),
-    "moons": dict(hidden=[16, 16], lr=1e-2, epochs=30),
-    "overfit": dict(hidden=[512, 512], lr=3e-3, epochs=150),
-}
-REGULARISERS = {  # name: (dropout, L2 lambda, L1 lambda), each on the large network and the small subset
-    "no regularisation": (0.0, 0.0, 0.0),
-    "dropout 0.5": (0.5, 0.0, 0.0),
-    "L2 penalty 3e-3": (0.0, 3e-3, 0.0),
-    "L1 penalty 1e-4": (0.0, 0.0, 1e-4),
-}
-# Two tanh units on the whole training split, trained until its loss has flattened: the full split in every step and
-# a cosine decay to 0, for long. tanh, because a ReLU unit this few can die (never fire again): a smaller network
-# still, not the small network we mean to show.
-TOO_SMALL = dict(hidden=[2], activation="tanh", lr=3e-2, batch_size=100_000, epochs=3000, decay=True)
-FLAT = 0.01  # a training loss that changed by less than 1% over the last quarter of training has flattened
-NEAR_ZERO = 1e-3  # |w| below this counts as "near zero"
+
+
+# ----------------------------------------------------------------------------- the loop parts 1 and 2 train with
 
 
 class TrainingRecorder:
@@ -210,7 +215,7 @@ def fit(data: Dataset, hidden: list[int], *, epochs: int, lr: float, batch_size:
     return recorder
 
 
-# ----------------------------------------------------------------------------- the three modes
+# ============================================================================= PART 1: watching a network learn
 
 
 def watch_training(data: Dataset, *, hidden: list[int], epochs: int, lr: float, dropout: float, l2: float, l1: float,
@@ -252,6 +257,23 @@ def watch_training(data: Dataset, *, hidden: list[int], epochs: int, lr: float, 
         save_figure(plot_boundaries(recorder.model, states, data), "05_decision_boundaries")
     if not live:
         save_gif(recorder, epochs)
+
+
+# ============================================================================= PART 2: overfitting and its cures
+
+
+REGULARISERS = {  # name: (dropout, L2 lambda, L1 lambda), each on the large network and the small subset
+    "no regularisation": (0.0, 0.0, 0.0),
+    "dropout 0.5": (0.5, 0.0, 0.0),
+    "L2 penalty 3e-3": (0.0, 3e-3, 0.0),
+    "L1 penalty 1e-4": (0.0, 0.0, 1e-4),
+}
+# Two tanh units on the whole training split, trained until its loss has flattened: the full split in every step and
+# a cosine decay to 0, for long. tanh, because a ReLU unit this few can die (never fire again): a smaller network
+# still, not the small network we mean to show.
+TOO_SMALL = dict(hidden=[2], activation="tanh", lr=3e-2, batch_size=100_000, epochs=3000, decay=True)
+FLAT = 0.01  # a training loss that changed by less than 1% over the last quarter of training has flattened
+NEAR_ZERO = 1e-3  # |w| below this counts as "near zero"
 
 
 def near_zero_fraction(model: MLP) -> tuple[float, float]:
@@ -359,6 +381,9 @@ def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, 
     print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
     explain_regularisers(results, len(data.X_val))
     save_figure(plot_regularisers(results, data.name), "05_overfitting")
+
+# ============================================================================= PART 3: a saved run (--checkpoint)
+
 
 def first_layer_pictures(model: MLP | CNN, input_shape: list[int]) -> tuple[np.ndarray, str]:
     """What the first layer looks for, as pictures: a CNN's filters, or an MLP unit's weight for each pixel."""
@@ -567,25 +592,32 @@ def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
     return fig
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "moons"], default="digits",
                         help="digits (images: weights shown as pictures) or moons (2-D: decision boundaries)")
-    parser.add_argument("--demo", choices=["overfit"], help="compare regularisers on a small subset, and a too-small network")
+    parser.add_argument("--demo", choices=["overfit"],
+                        help="compare regularisers on a small subset, and a too-small network")
     parser.add_argument("--checkpoint", type=Path,
                         help="plot the history of a saved run (.pt from 04, MLP or CNN, or a .json record)")
-    for flag, kind, text in (("--epochs", positive_int, "epochs"), ("--lr", positive_float, "Adam learning rate")):
-        per_mode = "; ".join(f"{mode} {d[flag[2:]]}" for mode, d in DEFAULTS.items())
-        parser.add_argument(flag, type=kind, help=f"{text} (default: {per_mode})")
-    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes (default: "
-                        + "; ".join(f"{mode} {' '.join(map(str, d['hidden']))}" for mode, d in DEFAULTS.items()) + ")")
+    # Per mode (the defaults shown follow --demo and --dataset: add them to --help to see others); any flag overrides.
+    overfit, moons = given("--demo", argv) == "overfit", given("--dataset", argv) == "moons"
+    parser.add_argument("--hidden", type=positive_int, nargs="+",
+                        default=[512, 512] if overfit else [16, 16] if moons else [64], help="hidden layer sizes")
+    parser.add_argument("--epochs", type=positive_int, default=150 if overfit else 30, help="epochs")
+    parser.add_argument("--lr", type=positive_float, default=3e-3 if overfit else 1e-2 if moons else 1e-3,
+                        help="Adam learning rate")
     parser.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout probability, in [0, 1)")
     parser.add_argument("--l2", type=non_negative_float, default=0.0,
                         help="L2 penalty lambda: adds lambda * sum w^2 to the loss")
     parser.add_argument("--l1", type=non_negative_float, default=0.0,
                         help="L1 penalty lambda: adds lambda * sum |w| to the loss")
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     seed_everything(args.seed)
     check_figure_writable("05_training_curves")
 
@@ -593,7 +625,6 @@ def main() -> None:
         plot_saved_history(args.checkpoint)
         show_or_close(args.no_show)
         return
-    fill_defaults(args, DEFAULTS[args.demo or args.dataset])
     data = load_dataset(args.dataset, args.seed)
     if data.image_shape is not None:
         data.standardise(*normalisation(data.X_train))

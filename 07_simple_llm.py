@@ -38,11 +38,29 @@ within what the seed alone moves (lesson 08 trains the GPT properly).
    MLP applied to every position on its own then computes with it.
 5. **+ Residual connections and LayerNorm.** x + f(LayerNorm(x)) instead of
    f(x): the identity path lets gradients flow straight through many layers,
-   and LayerNorm keeps each position's vector at a steady scale.
-6. **A GPT**: several such blocks stacked - the model of ``common/gpt.py``,
-   which lessons 08-10 train, sample from and serve. It computes all heads
-   with one matrix product instead of a loop over heads; the tests check that
-   it is the same function as rungs 3-5 built here.
+   and LayerNorm keeps each position's vector at a steady scale. This rung is
+   one ``Block`` of the GPT in ``common/gpt.py``: from here on the rungs are
+   the model that lessons 08-10 train, sample from and serve.
+6. **A GPT**: n_layer such blocks stacked, and a last LayerNorm before the read-out.
+
+**Now read that model**, in common/gpt.py, top to bottom, one screen per piece.
+Every line of it is a rung above:
+
+    CausalSelfAttention   rungs 2-3, all heads at once: one matrix product makes
+                          every head's q, k and v, view/transpose split them into
+                          (B, nh, T, hs), and the causal softmax is rung 2's. (The
+                          tests check it equals rung 3's loop over heads.) It calls
+                          PyTorch's scaled_dot_product_attention, the same function
+                          fused into one kernel, about twice as fast (the tests check
+                          outputs and gradients agree); fused = False runs the lines
+                          written out, which is how this lesson draws the weights.
+    FeedForward           rung 4: widen to 4C, GELU, back to C.
+    Block                 rung 5.
+    GPT                   rung 6: embeddings, the blocks, LayerNorm, the read-out.
+    init_weights          every rung's start: normal weights of std 0.02 and zero
+                          biases, so a fresh model guesses nearly uniformly (loss
+                          about ln 65).
+    (LayerCache and the cache arguments are lesson 09's.)
 
 Run it:  python 07_simple_llm.py [--steps 800] [--text my_book.txt]     (about a minute and a half)
 """
@@ -51,6 +69,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -65,10 +84,14 @@ from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
 from common.nets import check_fits, weight_decay_groups
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.schedule import learning_rate
-from common.text import SHAKESPEARE, CharTokenizer, evaluate, get_batch, read_text, split_ids
-
-DEFAULTS = dict(steps=800, batch_size=32, block_size=64, n_embd=64, n_head=4, n_layer=4, lr=1e-2, bigram_lr=0.1)
-
+from common.text import (
+    SHAKESPEARE,
+    CharTokenizer,
+    evaluate,
+    get_batch,
+    read_text,
+    split_ids,
+)
 
 # ----------------------------------------------------------------------------- the rungs
 
@@ -120,21 +143,8 @@ class MultiHead(nn.Module):
         return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))  # (B, T, C)
 
 
-class ResidualBlock(nn.Module):
-    """Rung 5: x + attention(LayerNorm(x)), then x + feed_forward(LayerNorm(x))."""
-
-    def __init__(self, config: GPTConfig):
-        super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(config.n_embd), MultiHead(config)
-        self.ln2, self.ffwd = nn.LayerNorm(config.n_embd), FeedForward(config)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.ffwd(self.ln2(x))
-
-
 class LanguageModel(nn.Module):
-    """Rungs 2-5: token + position embeddings, a body, and a linear read-out to logits."""
+    """Rungs 2-4: token + position embeddings, a body, and a linear read-out to logits."""
 
     def __init__(self, config: GPTConfig, body: nn.Module):
         super().__init__()
@@ -157,7 +167,7 @@ def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
         ("+ one attention head", LanguageModel(config, Head(config, C))),
         (f"{config.n_head} heads", LanguageModel(config, MultiHead(config))),
         ("+ feed-forward", LanguageModel(config, nn.Sequential(MultiHead(config), FeedForward(config)))),
-        ("+ residual, LayerNorm", LanguageModel(config, nn.Sequential(ResidualBlock(config), nn.LayerNorm(C)))),
+        ("+ residual, LayerNorm", GPT(replace(config, n_layer=1))),  # one Block of common/gpt.py
         (f"GPT, {config.n_layer} blocks", GPT(config)),
     ]
     for _, model in rungs:
@@ -213,15 +223,20 @@ def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
     """Each block's attention weights (B, nh, T, T) on ``idx``.
 
     A forward hook catches them where they pass, at the input of the attention's dropout, so the
-    model itself keeps nothing for the picture.
+    model itself keeps nothing for the picture. The fused kernel the model trains with never forms
+    the weights, so this one forward pass computes them by hand, the way rung 2 does.
     """
     weights: list[torch.Tensor] = []
     hooks = [block.attn.attn_dropout.register_forward_hook(lambda module, inputs, output: weights.append(inputs[0]))
              for block in model.blocks]
     try:
         model.eval()
+        for block in model.blocks:
+            block.attn.fused = False
         model(idx)
     finally:
+        for block in model.blocks:
+            block.attn.fused = True
         for hook in hooks:
             hook.remove()
     return weights
@@ -267,15 +282,15 @@ def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Fi
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
-    parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"], help="training steps per rung")
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"], help="windows per step")
-    parser.add_argument("--block-size", type=positive_int, default=DEFAULTS["block_size"],
+    parser.add_argument("--steps", type=positive_int, default=800, help="training steps per rung")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
+    parser.add_argument("--block-size", type=positive_int, default=64,
                         help="context length in characters")
-    parser.add_argument("--n-embd", type=positive_int, default=DEFAULTS["n_embd"], help="embedding width")
-    parser.add_argument("--n-head", type=positive_int, default=DEFAULTS["n_head"], help="attention heads")
-    parser.add_argument("--n-layer", type=positive_int, default=DEFAULTS["n_layer"], help="blocks in the last rung")
-    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"], help="peak AdamW learning rate")
-    parser.add_argument("--bigram-lr", type=positive_float, default=DEFAULTS["bigram_lr"],
+    parser.add_argument("--n-embd", type=positive_int, default=64, help="embedding width")
+    parser.add_argument("--n-head", type=positive_int, default=4, help="attention heads")
+    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks in the last rung")
+    parser.add_argument("--lr", type=positive_float, default=1e-2, help="peak AdamW learning rate")
+    parser.add_argument("--bigram-lr", type=positive_float, default=0.1,
                         help="peak learning rate of the bigram table (each row learns only where its character occurs)")
     args = parser.parse_args()
     if args.n_embd % args.n_head:

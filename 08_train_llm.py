@@ -1,4 +1,4 @@
-"""Lesson 08 - train the transformer of lesson 07 properly, on Shakespeare, on a CPU.
+"""Lesson 08 - train the transformer of lesson 07 properly, on Shakespeare: on a CPU, a GPU, or many.
 
 Lesson 07 trained each rung for a few hundred steps to compare them. A real run
 needs the habits every large language model is trained with, and each has a reason:
@@ -32,27 +32,57 @@ needs the habits every large language model is trained with, and each has a reas
   may only name a checkpoint of this lesson for the same text: anything else
   there is refused before training starts.
 
-Run it:  python 08_train_llm.py               (about 6 minutes on 2 CPU cores)
+**Bigger than a laptop** (the section "bigger than a laptop" of the code):
+
+* **Data parallelism.** torchrun starts N copies of this script, each with a
+  replica of the model. Every step, all of them draw the same global batch of
+  N*B windows (same seed) and each trains on its own B. The loss is a mean
+  over the batch, so the gradient of the global batch is the mean of the N
+  shares' gradients: DistributedDataParallel computes exactly that during
+  backward(), with an *all-reduce* (every process sends its gradients and
+  receives the average). So every replica takes the same step, and N
+  processes train one model as one process would with a batch N times larger
+  (the tests check the losses agree). A larger batch gives a less noisy
+  gradient, which usually bears a larger learning rate (often raised with the
+  batch's square root, then checked on validation); the defaults here are
+  tuned for one process. Only rank 0 evaluates, prints, samples and writes the
+  checkpoint, so no two processes ever write one file. On CPUs the processes
+  talk through the gloo backend, on GPUs through NCCL.
+* **Mixed precision** (--dtype, on a GPU). The forward pass runs under
+  torch.autocast, so the large matrix products use 16-bit numbers, which a GPU
+  multiplies several times faster; weights, gradients and the optimizer stay
+  in float32. bfloat16 keeps float32's range; float16 does not, so its loss is
+  scaled up before backward and the gradients scaled back before the step.
+  --compile hands the model to torch.compile, which fuses its operations.
+
+Run it:  python 08_train_llm.py               (about 9 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
          python 08_train_llm.py --text my_book.txt
+         python 08_train_llm.py --preset gpu  (nanoGPT's GPU-sized model, on one GPU)
+         torchrun --standalone --nproc_per_node=2 08_train_llm.py --quick   (2 processes, one model)
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
+import os
+import sys
 import time
 from functools import partial
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
     checkpoint_path,
     dropout_rate,
-    fill_defaults,
+    given,
     lesson_parser,
     non_negative_float,
     positive_float,
@@ -61,7 +91,14 @@ from common.cli import (
     seed_everything,
 )
 from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
-from common.nets import CheckpointError, check_fits, pick_device, safe_torch_load, weight_decay_groups
+from common.nets import (
+    CheckpointError,
+    check_fits,
+    pick_device,
+    safe_torch_load,
+    use_cpu_cores,
+    weight_decay_groups,
+)
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
 from common.schedule import learning_rate
@@ -74,26 +111,29 @@ from common.text import (
     split_ids,
 )
 
-DEFAULTS = {  # --help shows them; any flag overrides them
-    "default": dict(n_layer=4, n_head=4, n_embd=128, block_size=128, batch_size=32, max_iters=1300, lr=2e-3,
-                    min_lr=2e-4, warmup_iters=100, weight_decay=0.1, grad_clip=1.0, dropout=0.0, eval_interval=100),
-    "quick": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=16, max_iters=1100, lr=2e-3,
-                  min_lr=2e-4, warmup_iters=50, weight_decay=0.1, grad_clip=1.0, dropout=0.0, eval_interval=100),
-}
+# The flags the record keeps, beside the number of processes and the precision they ran in
+HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr", "min_lr",
+                   "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200
 
 
-def train_step(model: GPT, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
-               grad_clip: float) -> float:
-    """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss."""
+def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+               grad_clip: float, precision: Precision) -> float:
+    """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss.
+
+    ``precision`` is float32 on a CPU, where its two lines do nothing; on a GPU see "Mixed precision" above.
+    """
     model.train()  # dropout on: evaluating and sampling switch the model to eval mode in between
     optimizer.zero_grad(set_to_none=True)
-    logits = model(x)  # (B, T, vocab)
-    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-    loss.backward()
+    with precision.autocast:
+        logits = model(x)  # (B, T, vocab)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+    precision.scaler.scale(loss).backward()  # under DDP, backward also averages the gradients of all processes
+    precision.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
+    precision.scaler.step(optimizer)
+    precision.scaler.update()
     return loss.item()
 
 
@@ -125,40 +165,131 @@ def previous_best(path: Path, text_sha: str) -> float:
 
 
 def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args,
-        device: torch.device, save) -> list[dict]:
+        device: torch.device, save, team: Team, precision: Precision) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
     # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (common/nets.py, as in 04)
     optimizer = torch.optim.AdamW(weight_decay_groups(model, args.weight_decay), lr=args.lr)
-    generator = torch.Generator().manual_seed(args.seed)
+    # torch.compile turns the model into generated kernels (the same weights); evaluation uses the plain model.
+    replicas = team.wrap(torch.compile(model) if args.compile else model)  # a single process: the model itself
+    generator = torch.Generator().manual_seed(args.seed)  # the same on every process: the same global batches
+    mine = slice(team.rank * args.batch_size, (team.rank + 1) * args.batch_size)  # this process's share of each
     train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
     history, start, eval_seconds = [], time.perf_counter(), 0.0
     # "with" closes the bar on Ctrl-C or an error too, so the message that follows starts on a clean line
-    with tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1) as progress:
+    with tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1,
+              disable=not team.leads) as progress:
         for step in progress:
             lr = learning_rate(step, args.lr, args.min_lr, args.warmup_iters, args.max_iters)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = get_batch(train_ids, args.batch_size, args.block_size, generator)
-            loss = train_step(model, x.to(device), y.to(device), optimizer, args.grad_clip)
+            x, y = get_batch(train_ids, args.batch_size * team.size, args.block_size, generator)
+            loss = train_step(replicas, x[mine].to(device), y[mine].to(device), optimizer, args.grad_clip, precision)
+            loss = team.mean(loss, device)  # the global batch's loss, the same number on every process
             if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at step {step + 1}; try a smaller --lr")
             progress.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
             done = step + 1
             if done % args.eval_interval == 0 or done == args.max_iters:
                 seconds = time.perf_counter() - start - eval_seconds  # training time only
-                train_loss = evaluate(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
-                val_loss = evaluate(model, val_eval, args.block_size)
-                # A step whose loss was finite can still blow the weights up: its evaluation shows it.
-                if not math.isfinite(train_loss + val_loss):
+                train_loss = val_loss = math.nan
+                if team.leads:
+                    train_loss = evaluate(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
+                    val_loss = evaluate(model, val_eval, args.block_size)
+                # A step whose loss was finite can still blow the weights up: its evaluation shows it. Every
+                # process hears the leader's verdict, so all of them stop together.
+                if not team.leader_says(math.isfinite(train_loss + val_loss), device):
                     raise Diverged(f"the validation loss became {val_loss} at step {done}; try a smaller --lr")
+                if not team.leads:
+                    continue
                 history.append({"step": done, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-                                "seconds": seconds, "tokens": done * args.batch_size * args.block_size})
+                                "seconds": seconds,
+                                "tokens": done * args.batch_size * team.size * args.block_size})
                 saved = save(val_loss, history)
                 progress.write(f"   step {done:>5}  train {train_loss:.4f}  val {val_loss:.4f} nats/char "
                                f"({val_loss / math.log(2):.3f} bits)  {seconds:6.1f} s{'  * saved' if saved else ''}")
                 progress.write("   | " + sample_text(model, tokenizer, args.seed).replace("\n", "\n   | "))
                 eval_seconds = time.perf_counter() - start - seconds
     return history
+
+
+# ----------------------------------------------------------------------------- bigger than a laptop
+
+
+class Team:
+    """The processes that train one model: a team of one when started plainly, N under torchrun.
+
+    torchrun starts N copies of this script and tells each its RANK (0..N-1) and the WORLD_SIZE N.
+    Each holds a replica of the model; DistributedDataParallel averages the gradients of all of them
+    (an all-reduce) during backward(), so every replica takes the same step. Only the leader, rank 0,
+    evaluates, prints, samples and writes files: one process owns every output.
+    """
+
+    def __init__(self, device: torch.device):
+        self.rank, self.size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        self.leads, self.device = self.rank == 0, device
+        if self.size == 1:
+            return
+        if device.type == "cuda":  # one GPU per process on each machine
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(self.device)
+        elif device.type == "cpu":  # the cores are shared out: more threads than cores make every product wait
+            torch.set_num_threads(max(1, use_cpu_cores() // int(os.environ["LOCAL_WORLD_SIZE"])))
+        else:
+            raise UserError(f"--device {device.type} cannot train with torchrun; use cpu or cuda")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if not self.leads:  # the leader speaks for the team (every process meets the same errors, too)
+            sys.stdout = sys.stderr = open(os.devnull, "w")
+
+    def wrap(self, model: GPT) -> torch.nn.Module:
+        return DistributedDataParallel(model) if self.size > 1 else model  # DDP copies rank 0's weights to all
+
+    def mean(self, value: float, device: torch.device) -> float:
+        """The average of ``value`` over the team (every process gets it)."""
+        if self.size == 1:
+            return value
+        total = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.all_reduce(total)
+        return total.item() / self.size
+
+    def leader_says(self, verdict: bool, device: torch.device) -> bool:
+        """Rank 0's verdict, on every process: a decision to stop must reach them all, or the rest wait forever."""
+        if self.size == 1:
+            return verdict
+        flag = torch.tensor([verdict], dtype=torch.uint8, device=device)
+        dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
+    def close(self) -> None:
+        if self.size > 1:
+            dist.destroy_process_group()
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """auto: bfloat16 on a GPU that supports it, else float32. float16 needs CUDA, where its GradScaler runs."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    if name == "float16" and device.type != "cuda":
+        raise UserError(f"--dtype float16 needs a CUDA GPU, and this run is on {device.type}: "
+                        "use float32 or bfloat16")
+    return getattr(torch, name)
+
+
+class Precision:
+    """How the forward pass computes: float32, or mixed precision on a GPU (bfloat16 or float16).
+
+    Under autocast the big matrix products run in 16 bits, which a GPU does several times faster, while
+    the weights, their gradients and the optimizer stay in float32. float16's range is small: a tiny
+    gradient would round to 0, so the loss is multiplied by a large factor before backward and the
+    gradients divided by it before the step (the GradScaler); bfloat16 has float32's range and needs none.
+    """
+
+    def __init__(self, dtype: torch.dtype, device: torch.device):
+        self.dtype = dtype
+        self.autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
+# ------------------------------------------ plumbing: the curves, the command line (not the lesson)
 
 
 def plot_curves(history: list[dict], title: str) -> plt.Figure:
@@ -179,33 +310,52 @@ def plot_curves(history: list[dict], title: str) -> plt.Figure:
     return fig
 
 
-def parse_args():
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to train on")
-    parser.add_argument("--quick", action="store_true", help="a shorter run (about 2 minutes) with a smaller context")
-    for flag, kind, text in (("--max-iters", positive_int, "training steps"),
-                             ("--batch-size", positive_int, "windows per step"),
-                             ("--block-size", positive_int, "context length in characters"),
-                             ("--n-layer", positive_int, "transformer blocks"),
-                             ("--n-head", positive_int, "attention heads per block"),
-                             ("--n-embd", positive_int, "width of the residual stream (a multiple of --n-head)"),
-                             ("--lr", positive_float, "peak learning rate"),
-                             ("--min-lr", positive_float, "learning rate at the end of the cosine"),
-                             ("--warmup-iters", positive_int, "steps of linear warm-up"),
-                             ("--weight-decay", non_negative_float, "AdamW's decoupled weight decay"),
-                             ("--grad-clip", positive_float, "largest gradient norm"),
-                             ("--dropout", dropout_rate, "dropout probability, in [0, 1)"),
-                             ("--eval-interval", positive_int, "steps between evaluations")):
-        key = flag[2:].replace("-", "_")
-        parser.add_argument(flag, type=kind,
-                            help=f"{text} (default {DEFAULTS['default'][key]}; --quick {DEFAULTS['quick'][key]})")
+    parser.add_argument("--quick", action="store_true",
+                        help="a shorter run (about 2 minutes), a smaller context: --quick --help shows its defaults")
+    parser.add_argument("--preset", choices=["gpu"],
+                        help="gpu: nanoGPT's Shakespeare model for one GPU, 6 blocks x 6 heads, width 384, context "
+                             "256, dropout 0.2 (--preset gpu --help shows all its defaults)")
+    quick, gpu = given("--quick", argv, action="store_true"), given("--preset", argv) == "gpu"
+    # The default run and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures
+    # them); the gpu preset is nanoGPT's train_shakespeare_char. Any flag overrides them.
+    parser.add_argument("--max-iters", type=positive_int, default=5000 if gpu else 1100 if quick else 2000,
+                        help="training steps")
+    parser.add_argument("--batch-size", type=positive_int, default=64 if gpu else 16 if quick else 32,
+                        help="windows per step (per process, under torchrun)")
+    parser.add_argument("--block-size", type=positive_int, default=256 if gpu else 64 if quick else 128,
+                        help="context length in characters")
+    parser.add_argument("--n-layer", type=positive_int, default=6 if gpu else 4, help="transformer blocks")
+    parser.add_argument("--n-head", type=positive_int, default=6 if gpu else 4, help="attention heads per block")
+    parser.add_argument("--n-embd", type=positive_int, default=384 if gpu else 128,
+                        help="width of the residual stream (a multiple of --n-head)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3 if gpu else 2e-3 if quick else 3e-3,
+                        help="peak learning rate")
+    parser.add_argument("--min-lr", type=positive_float, default=1e-4 if gpu else 2e-4 if quick else 3e-4,
+                        help="learning rate at the end of the cosine")
+    parser.add_argument("--warmup-iters", type=positive_int, default=50 if quick else 100,
+                        help="steps of linear warm-up")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW's decoupled weight decay")
+    parser.add_argument("--grad-clip", type=positive_float, default=1.0, help="largest gradient norm")
+    parser.add_argument("--dropout", type=dropout_rate, default=0.2 if gpu else 0.0,
+                        help="dropout probability, in [0, 1)")
+    parser.add_argument("--eval-interval", type=positive_int, default=250 if gpu else 100 if quick else 200,
+                        help="steps between evaluations")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
+                        help="the forward pass's precision; auto is bfloat16 on a GPU that has it, else float32 "
+                             "(float16 needs a CUDA GPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="run the model through torch.compile (worth it on a GPU; a CPU needs a C++ compiler)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where to train; auto picks an accelerator when there is one")
     parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text name>.pt)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --out even if it holds a model of the same text with a lower validation loss")
-    args = parser.parse_args()
-    fill_defaults(args, DEFAULTS["quick" if args.quick else "default"])
+    args = parser.parse_args(argv)
+    if args.quick and args.preset:
+        parser.error("--quick and --preset gpu are two different models; choose one")
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
     args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}.pt"
@@ -214,9 +364,11 @@ def parse_args():
 
 def main() -> None:
     args = parse_args()
-    seed_everything(args.seed)
+    team = Team(pick_device(args.device))  # one process, or this one's place among torchrun's
+    device = team.device
+    precision = Precision(pick_dtype(args.dtype, device), device)
+    seed_everything(args.seed)  # the same on every process: the same initial weights and the same batches
     check_figure_writable(f"08_{args.text.stem}_loss_curves")
-    device = pick_device(args.device)
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
     tokenizer = CharTokenizer.from_text(text)
@@ -229,10 +381,13 @@ def main() -> None:
     print(f"{args.text.name}: {len(text):,} characters, {len(tokenizer)} distinct; "
           f"{len(train_ids):,} to train on, {len(val_ids):,} to validate on")
     print(f"   GPT: {args.n_layer} blocks x {args.n_head} heads, width {args.n_embd}, context {args.block_size}; "
-          f"{model.num_parameters():,} parameters, on {device}")
+          f"{model.num_parameters():,} parameters, on {device} in {str(precision.dtype)[6:]}"
+          + (", compiled" if args.compile else ""))
+    batch = args.batch_size * team.size  # the global batch: every process trains on its own share of it
+    shares = f" ({team.size} processes x {args.batch_size})" if team.size > 1 else ""
     print(f"   AdamW lr {args.lr} (warm-up {args.warmup_iters} steps, cosine to {args.min_lr}), weight decay "
-          f"{args.weight_decay}, clip {args.grad_clip}; {args.max_iters} steps x {args.batch_size} windows x "
-          f"{args.block_size} characters = {args.max_iters * args.batch_size * args.block_size:,} characters seen")
+          f"{args.weight_decay}, clip {args.grad_clip}; {args.max_iters} steps x {batch} windows{shares} x "
+          f"{args.block_size} characters = {args.max_iters * batch * args.block_size:,} characters seen")
     print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per character\n")
 
     previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
@@ -241,7 +396,8 @@ def main() -> None:
         print(f"   {args.out} already holds a model of this text with validation loss {to_beat:.4f}; "
               "it is replaced only by a better one (--overwrite to replace it anyway)\n")
     best = {"val_loss": to_beat, "step": None}
-    hyperparameters = {k: getattr(args, k) for k in DEFAULTS["default"]} | {"seed": args.seed}
+    hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {"processes": team.size,
+                                                                          "dtype": str(precision.dtype)[6:]}
 
     def save(val_loss: float, history: list[dict]) -> bool:
         """A new best: the checkpoint and its record, written together so they always describe one model."""
@@ -258,11 +414,15 @@ def main() -> None:
         return True
 
     try:
-        history = fit(model, train_ids, val_ids, tokenizer, args, device, save)
+        history = fit(model, train_ids, val_ids, tokenizer, args, device, save, team, precision)
     except (KeyboardInterrupt, Diverged) as error:
         kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         raise UserError(f"{reason}: {kept}") from None
+    finally:
+        team.close()
+    if not team.leads:
+        return
 
     seconds = history[-1]["seconds"]
     tokens_per_s = history[-1]["tokens"] / seconds
@@ -285,7 +445,8 @@ def main() -> None:
     if lowest is final:
         print("   the validation loss was still falling at the last evaluation: more steps would likely help")
     else:
-        print(f"   the validation loss bottomed out at step {lowest['step']}: later steps only fitted the training text")
+        print(f"   the validation loss bottomed out at step {lowest['step']}: later steps only fitted the training "
+              "text")
     save_figure(plot_curves(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT"),
                 f"08_{args.text.stem}_loss_curves")
     print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt 'ROMEO:'")

@@ -25,9 +25,36 @@ attends over all of them. Per step that is O(1) instead of O(n) rows through
 the network. Position embeddings are learned for positions 0..block_size-1,
 so when the text outgrows the context the window must move and every cached
 key would sit at the wrong position: the window jumps forward by half a
-context and the cache is rebuilt from the kept half in one pass (see
-``generate`` in common/gpt.py). The result is the same text, token for token,
-as without the cache - the lesson checks it - only faster.
+context and the cache is rebuilt from the kept half in one pass. The result
+is the same text, token for token, as without the cache - the lesson checks
+it - only faster.
+
+The jump has a price. A sliding window (nanoGPT's) keeps the newest
+block_size characters at every step, so the model always sees a full context;
+but every key then changes position at every step, so nothing can be cached
+and each character costs a whole window through the network.
+benchmarks/context_window.py measures both on lesson 08's default model:
+WINDOW_NUMBERS
+
+**Read the code** in common/gpt.py, in this order (its sections "the KV
+cache" and "sampling" are this lesson's):
+
+1. ``next_token_probs``: the knobs above, one line each. Temperature 0 is an
+   argmax; otherwise the logits minus their maximum are divided by T (in
+   float64, so a tiny T gives greedy rather than inf/inf); top-k masks all
+   logits below the k-th largest with -inf; softmax; top-p sorts, keeps each
+   character whose likelier predecessors hold less than p, and renormalises.
+2. ``LayerCache``: two buffers of a whole context per layer, filled from the
+   left; ``extend`` writes the new keys and values after the cached ones and
+   returns everything filled so far.
+3. ``CausalSelfAttention.forward``: under ``if cache is not None``, the
+   ``past`` positions cached so far and the new keys and values appended;
+   then ``visible``, the mask's rows past .. past + T, so each new query sees
+   every cached key and none after its own position.
+4. ``GPT.forward``: position embeddings start at ``past``, not 0.
+5. ``window_start`` and ``generate``: the loop - the window, the jump that
+   drops the cache, the prefill, then one new character per step through
+   ``next_token_probs`` and ``torch.multinomial``.
 
 Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
          python 09_use_llm.py --interactive

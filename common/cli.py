@@ -32,7 +32,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """An ArgumentParser whose description is the first paragraph of the lesson's docstring."""
     summary = (doc or "").strip().split("\n\n")[0]
-    parser = argparse.ArgumentParser(description=summary, formatter_class=_HelpFormatter)
+    # No abbreviated flags: given() reads one flag early, and must read it exactly as the full parse does.
+    parser = argparse.ArgumentParser(description=summary, formatter_class=_HelpFormatter, allow_abbrev=False)
     parser.add_argument("--seed", type=seed_number, default=0,
                         help="random seed: the same seed prints the same numbers")
     parser.add_argument("--no-show", action="store_true", help="save figures without opening windows")
@@ -45,11 +46,19 @@ def add_mnist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
 
 
-def fill_defaults(args: argparse.Namespace, defaults: dict) -> None:
-    """Give every flag the user left out (None) its value from ``defaults``, e.g. a data set's settings."""
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+def given(flag: str, argv: list[str] | None = None, **declaration):
+    """The value the command line gives ``flag``, read before the rest of the flags are declared.
+
+    Some defaults depend on another flag (03's learning rate on --dataset). Reading that one flag first
+    lets each default be written where its own flag is declared, with a visible ``if``. Nothing is
+    checked here: the full parse that follows refuses a bad value, in one line.
+    """
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    action = early.add_argument(flag, **declaration)
+    try:
+        return getattr(early.parse_known_args(argv)[0], action.dest)
+    except argparse.ArgumentError:  # e.g. the flag without its value: left to the full parse to refuse
+        return action.default
 
 
 def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str):

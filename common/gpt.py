@@ -1,7 +1,11 @@
 """The GPT of lessons 07-10: a decoder-only transformer, its checkpoint, and text generation.
 
-Lesson 07 builds this model rung by rung and explains each piece; 08 trains it;
-09 teaches sampling from it and the KV cache; 10 serves it. So all four use this one
+Taught in lesson 07 (its docstring maps each class to a rung of its ladder):
+GPTConfig, CausalSelfAttention, FeedForward, Block, GPT, init_weights.
+Taught in lesson 09 (its docstring leads through them line by line): the KV
+cache (LayerCache and the ``cache`` arguments) and sampling (next_token_probs,
+window_start, generate). Plumbing no lesson teaches: saving and loading.
+Lesson 08 trains this model and 10 serves it, so all four use this one
 definition, written the way nanoGPT's ``model.py`` is: one screen per block,
 shapes in the comments (B batch, T time, C channels, nh heads, hs head size).
 
@@ -37,6 +41,9 @@ MAX_SIZE = 65536  # no size of a model this series trains comes near it
 DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 writes by default; 09 and 10 read it
 
 
+# ----------------------------------------------------------------------------- the model (lesson 07)
+
+
 @dataclass
 class GPTConfig:
     vocab_size: int
@@ -45,32 +52,6 @@ class GPTConfig:
     n_head: int = 4
     n_embd: int = 128
     dropout: float = 0.0
-
-
-class LayerCache:
-    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each.
-
-    The buffers hold a whole context and are allocated once, at the first keys; each step writes
-    its new keys and values into the next free positions and attends to the filled part. Growing
-    them with torch.cat instead would copy everything cached so far, at every step.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity, self.length = capacity, 0
-        self.k: torch.Tensor | None = None  # (B, nh, capacity, hs) once the first keys arrive
-        self.v: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return self.length
-
-    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.k is None:
-            B, nh, _, hs = k.shape
-            self.k, self.v = k.new_empty(B, nh, self.capacity, hs), v.new_empty(B, nh, self.capacity, hs)
-        end = self.length + k.size(2)
-        self.k[:, :, self.length:end], self.v[:, :, self.length:end] = k, v
-        self.length = end
-        return self.k[:, :, :end], self.v[:, :, :end]
 
 
 class CausalSelfAttention(nn.Module):
@@ -83,6 +64,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)  # queries, keys, values in one product
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.attn_dropout = nn.Dropout(config.dropout)  # on the weights (lesson 07 reads them here, with a hook)
+        self.fused = True  # F.scaled_dot_product_attention; False computes the weights by hand, as lesson 07 does
         self.resid_dropout = nn.Dropout(config.dropout)  # on the output, before it joins the residual stream
         self.register_buffer("mask", torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool)),
                              persistent=False)
@@ -97,10 +79,17 @@ class CausalSelfAttention(nn.Module):
             k, v = cache.extend(k, v)  # (B, nh, past + T, hs): the new positions follow the cached ones
         else:
             past = 0
-        att = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, past + T)
-        att = att.masked_fill(~self.mask[past : past + T, : past + T], float("-inf"))  # no peeking ahead
-        att = F.softmax(att, dim=-1)
-        y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
+        visible = self.mask[past : past + T, : past + T]  # (T, past + T): no peeking ahead
+        if self.fused:
+            # The same function as the four lines below, fused by PyTorch into one kernel (about twice
+            # as fast on a CPU; tests/test_llm.py checks outputs and gradients agree).
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=None if past == 0 else visible, is_causal=past == 0,
+                                               dropout_p=self.attn_dropout.p if self.training else 0.0)
+        else:
+            att = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, past + T)
+            att = att.masked_fill(~visible, float("-inf"))
+            att = F.softmax(att, dim=-1)
+            y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.proj(y))
 
@@ -170,7 +159,36 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-# ----------------------------------------------------------------------------- sampling
+# ----------------------------------------------------------------------------- the KV cache (lesson 09)
+
+
+class LayerCache:
+    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each.
+
+    The buffers hold a whole context and are allocated once, at the first keys; each step writes
+    its new keys and values into the next free positions and attends to the filled part. Growing
+    them with torch.cat instead would copy everything cached so far, at every step.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.length = capacity, 0
+        self.k: torch.Tensor | None = None  # (B, nh, capacity, hs) once the first keys arrive
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k is None:
+            B, nh, _, hs = k.shape
+            self.k, self.v = k.new_empty(B, nh, self.capacity, hs), v.new_empty(B, nh, self.capacity, hs)
+        end = self.length + k.size(2)
+        self.k[:, :, self.length:end], self.v[:, :, self.length:end] = k, v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
+# ----------------------------------------------------------------------------- sampling (lesson 09)
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -244,7 +262,7 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
         yield token
 
 
-# ----------------------------------------------------------------------------- checkpoints
+# ----------------------------------------------------------------------------- checkpoints (plumbing)
 
 
 def save_gpt(path: Path, model: GPT, tokenizer: CharTokenizer, **extra) -> None:

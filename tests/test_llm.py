@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, run_script
+from conftest import ROOT, assert_one_line_error, run_script
 from torch.nn import functional as F
 
 from common import UserError
-from common.gpt import GPT, Block, CausalSelfAttention, GPTConfig, load_gpt, save_gpt
+from common.gpt import GPT, CausalSelfAttention, GPTConfig, load_gpt, save_gpt
 from common.nets import CheckpointError
-from common.text import CharTokenizer, evaluate, get_batch, read_text, split_ids, windows
+from common.text import (
+    CharTokenizer,
+    evaluate,
+    get_batch,
+    read_text,
+    split_ids,
+    windows,
+)
 
 PATTERN = "the cat sat on the mat. the dog sat on the log. "
 
@@ -111,16 +123,42 @@ def copy_multihead_into(attention: CausalSelfAttention, multihead) -> None:
 
 
 def test_batched_heads_compute_the_same_as_the_loop_over_heads(lesson07):
-    """common/gpt.py's all-heads-at-once block is lesson 07's ResidualBlock, written for speed."""
+    """common/gpt.py's all-heads-at-once attention is lesson 07's rung 3, written for speed."""
     torch.manual_seed(3)
     config = tiny_config()
-    ours = lesson07.ResidualBlock(config).double().eval()
-    batched = Block(config).double().eval()
-    copy_multihead_into(batched.attn, ours.attn)
-    for name in ("ln1", "ln2", "ffwd"):
-        getattr(batched, name).load_state_dict(getattr(ours, name).state_dict())
+    ours = lesson07.MultiHead(config).double()
+    batched = CausalSelfAttention(config).double().eval()
+    copy_multihead_into(batched, ours)
     x = torch.randn(3, 12, config.n_embd, dtype=torch.float64)
-    assert torch.allclose(ours(x), batched(x), atol=1e-12)
+    for fused in (True, False):
+        batched.fused = fused
+        assert torch.allclose(ours(x), batched(x), atol=1e-12)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_the_fused_kernel_computes_what_the_lines_written_out_compute(cached):
+    """scaled_dot_product_attention against the by-hand softmax: outputs, and (without a cache) every gradient."""
+    config = tiny_config()
+    results = []
+    for fused in (True, False):
+        torch.manual_seed(4)  # the same weights and input for both
+        model = GPT(config).double()
+        for block in model.blocks:
+            block.attn.fused = fused
+        idx = torch.randint(config.vocab_size, (2, 10))
+        if cached:  # a prefill of 6 positions, then 4 more at once against the cache (generation: no gradients)
+            cache = model.new_cache()
+            with torch.no_grad():
+                logits = torch.cat([model(idx[:, :6], cache), model(idx[:, 6:], cache)], dim=1)
+            results.append((logits, []))
+        else:
+            logits = model(idx)
+            logits.square().mean().backward()
+            results.append((logits.detach(), [p.grad for p in model.parameters()]))
+    (fused_out, fused_grads), (hand_out, hand_grads) = results
+    assert torch.allclose(fused_out, hand_out, atol=1e-12, rtol=0)
+    assert len(fused_grads) == len(hand_grads) == (0 if cached else len(list(model.parameters())))
+    assert all(torch.allclose(a, b, atol=1e-12, rtol=1e-9) for a, b in zip(fused_grads, hand_grads))
 
 
 # ----------------------------------------------------------------------------- learning
@@ -244,8 +282,56 @@ def test_08_trains_every_step_in_training_mode_even_after_evaluating_and_samplin
     modes = []  # (gradients on, training mode) for every forward pass
     model.register_forward_pre_hook(lambda module, inputs: modes.append((torch.is_grad_enabled(), module.training)))
     args = argparse.Namespace(lr=1e-3, min_lr=1e-4, warmup_iters=2, max_iters=6, eval_interval=2, weight_decay=0.1,
-                              grad_clip=1.0, batch_size=4, block_size=16, seed=0)
-    train08.fit(model, ids[:500], ids[500:], tokenizer, args, torch.device("cpu"), save=lambda loss, history: False)
+                              grad_clip=1.0, batch_size=4, block_size=16, seed=0, compile=False)
+    cpu = torch.device("cpu")
+    train08.fit(model, ids[:500], ids[500:], tokenizer, args, cpu, save=lambda loss, history: False,
+                team=train08.Team(cpu), precision=train08.Precision(torch.float32, cpu))
     training_steps = [mode for grad, mode in modes if grad]
     assert len(training_steps) == 6 and all(training_steps)
     assert any(not mode for grad, mode in modes if not grad)  # it did evaluate in eval mode in between
+
+
+# ----------------------------------------------------------------------------- bigger than a laptop
+
+TINY_RUN = ("--block-size", "16", "--n-embd", "16", "--n-layer", "1", "--n-head", "2", "--warmup-iters", "2",
+            "--max-iters", "20", "--eval-interval", "10")
+
+
+def torchrun(processes: int, *args: str, out: Path) -> subprocess.CompletedProcess:
+    """08 under torchrun on this machine's CPU (the gloo backend), headless, writing into ``out``."""
+    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "NN_TUTORIAL_OUTPUT": str(out)}
+    env.pop("DISPLAY", None)
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc_per_node={processes}", str(ROOT / "08_train_llm.py"), *args, "--no-show"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_processes_train_the_model_one_process_trains_on_their_global_batch(tmp_path, small_text):
+    together = torchrun(2, "--text", str(small_text), *TINY_RUN, "--batch-size", "4", out=tmp_path / "two")
+    assert together.returncode == 0, together.stderr[-3000:]
+    alone = run_script("08_train_llm.py", "--text", str(small_text), *TINY_RUN, "--batch-size", "8",
+                       out=tmp_path / "one")
+    assert alone.returncode == 0, alone.stderr
+    assert "8 windows (2 processes x 4)" in together.stdout
+    assert together.stdout.count("best validation loss") == 1  # only rank 0 speaks
+    written = sorted(p.name for p in (tmp_path / "two" / "models").iterdir())
+    assert written == ["08_gpt_small.json", "08_gpt_small.pt"]
+    model, tokenizer, saved = load_gpt(tmp_path / "two" / "models" / "08_gpt_small.pt")  # as 09 and 10 load it
+    single = json.loads((tmp_path / "one" / "models" / "08_gpt_small.json").read_text())
+    assert saved["hyperparameters"]["processes"] == 2 and single["hyperparameters"]["processes"] == 1
+    for ours, theirs in zip(saved["history"], single["history"], strict=True):
+        # The same windows, split in two: the same gradients up to the order of float32 sums.
+        assert abs(ours["train_loss"] - theirs["train_loss"]) < 1e-3
+        assert abs(ours["val_loss"] - theirs["val_loss"]) < 1e-3
+    used = run_script("09_use_llm.py", "--checkpoint", str(tmp_path / "two" / "models" / "08_gpt_small.pt"),
+                      "--max-new-tokens", "20", out=tmp_path / "two")
+    assert used.returncode == 0, used.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dtype", "float16", "--device", "cpu"], "float16 needs a CUDA GPU"),
+    (["--quick", "--preset", "gpu"], "choose one"),
+])
+def test_combinations_that_cannot_work_are_refused_in_one_line(tmp_path, flags, message):
+    assert_one_line_error(run_script("08_train_llm.py", *flags, out=tmp_path), message)
+    assert not (tmp_path / "models").exists()

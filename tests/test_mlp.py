@@ -131,10 +131,23 @@ def test_learns_xor(mlp):
     plt.close(fig)
 
 
+def digits_defaults(mlp) -> dict:
+    """The training settings 03 runs the digits with when no flag is given."""
+    args = mlp.parse_args([])
+    return {key: getattr(args, key) for key in ("hidden", "epochs", "batch_size", "lr", "weight_decay", "augment")}
+
+
+def test_defaults_follow_the_dataset_and_flags_override_them(mlp):
+    assert mlp.parse_args([]).hidden == [128] and mlp.parse_args([]).augment == 0
+    mnist = mlp.parse_args(["--dataset", "mnist"])
+    assert (mnist.hidden, mnist.epochs, mnist.batch_size, mnist.augment) == ([512, 128], 10, 512, 1)
+    assert mlp.parse_args(["--dataset=mnist", "--lr", "0.5"]).lr == 0.5
+
+
 def test_digits_reach_95_percent_on_validation(mlp):
     from common.data import load_digits_dataset
 
-    settings = mlp.DEFAULTS["digits"]
+    settings = digits_defaults(mlp)
     _, record = mlp.train_on_dataset(load_digits_dataset(0), **settings, activation="relu", loss="cross_entropy",
                                      optimizer="adam", seed=0, rng=np.random.default_rng(0))
     assert max(h["val_accuracy"] for h in record["history"]) >= 0.95
@@ -145,7 +158,7 @@ def test_digits_reach_95_percent_on_validation(mlp):
 def test_weight_decay_shrinks_the_weights(mlp):
     from common.data import load_digits_dataset
 
-    settings = {**mlp.DEFAULTS["digits"], "epochs": 10}
+    settings = {**digits_defaults(mlp), "epochs": 10}
     norms = {}
     for decay in (0.0, 0.1):
         settings["weight_decay"] = decay

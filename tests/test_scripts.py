@@ -114,3 +114,29 @@ def test_03_compares_only_runs_that_differ_in_loss_and_activation(tmp_path):
     compared = result.stdout[result.stdout.index("comparison with"):]
     assert compared.count("val accuracy after epoch 1") == 2
     assert "(03_mlp_digits_mse_sigmoid.json)" in compared and "tanh" not in compared
+
+
+@pytest.mark.parametrize("script, mode, flag, shown", [
+    ("03_multilayer_perceptron.py", ["--dataset", "mnist"], "--hidden", "(default: [512, 128])"),
+    ("04_neural_network_training.py", ["--model", "cnn", "--dataset", "mnist"], "--rotate", "(default: 10.0)"),
+    ("05_visualize_training.py", ["--demo", "overfit"], "--epochs", "(default: 150)"),
+    ("08_train_llm.py", ["--quick"], "--block-size", "(default: 64)"),
+])
+def test_help_shows_the_defaults_of_the_mode_it_is_given(script, mode, flag, shown):
+    """A default that depends on another flag is written at its own flag, and --help shows the one that applies."""
+    plain, with_mode = option_help(run_script(script, "--help").stdout), option_help(run_script(script, *mode,
+                                                                                                "--help").stdout)
+    entry = next(names for names in with_mode if names.startswith(flag + " "))
+    assert shown in with_mode[entry] and shown not in plain[entry]
+
+
+def test_a_mode_flag_is_read_as_the_full_parse_reads_it():
+    from common.cli import given
+
+    assert given("--dataset", ["--dataset", "mnist", "--lr", "1"]) == "mnist"
+    assert given("--dataset", ["--dataset=mnist"]) == "mnist"
+    assert given("--dataset", ["--data-dir", "x"], default="digits") == "digits"
+    assert given("--dataset", ["--dataset"], default="digits") == "digits"  # the full parse refuses the line
+    assert given("--quick", ["--quick"], action="store_true") and not given("--quick", [], action="store_true")
+    # No abbreviations anywhere: --data would be --dataset to one parser and ambiguous to the other
+    assert_one_line_error(run_script("03_multilayer_perceptron.py", "--datas", "mnist"), "unrecognized arguments")

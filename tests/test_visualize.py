@@ -66,7 +66,8 @@ def test_moons_draws_decision_boundaries(tmp_path):
 
 def test_overfit_demo_shows_what_it_claims(visualize):
     """The demo's default settings, seed 0: each effect the lesson describes, asserted on its numbers."""
-    settings = visualize.DEFAULTS["overfit"]
+    args = visualize.parse_args(["--demo", "overfit"])
+    settings = {"hidden": args.hidden, "epochs": args.epochs, "lr": args.lr}
     results = visualize.compare_regularisers(load_digits_standardised(), subset=100, seed=0, **settings)
     runs = {name: visualize.summarise(result["history"]) for name, result in results.items()}
     base, dropout, l2, l1, too_small = runs.values()
