@@ -33,8 +33,14 @@ The jump has a price. A sliding window (nanoGPT's) keeps the newest
 block_size characters at every step, so the model always sees a full context;
 but every key then changes position at every step, so nothing can be cached
 and each character costs a whole window through the network.
-benchmarks/context_window.py measures both on lesson 08's default model:
-WINDOW_NUMBERS
+benchmarks/context_window.py measures both on lesson 08's default model
+(seed 0, 20,000 validation characters, 2 CPU cores): greedy generation ran
+at 817 characters per second with the jump and the cache, 258 with a sliding
+window, 3.2 times slower. And the jump cost no loss here: scored with the
+context each policy gives, the characters right after a jump (16 after each)
+got 1.453 nats with half a context and 1.463 with a full sliding one. This
+model gains nothing from its oldest 64 characters; one that used long
+context more would pay for the jump in loss.
 
 **Read the code** in common/gpt.py, in this order (its sections "the KV
 cache" and "sampling" are this lesson's):

@@ -11,15 +11,18 @@ beside them, as the honest estimate. The CNN's target is the issue's, on test:
     03 on MNIST (default MNIST flags)   >= 98.3% validation accuracy in <= 30 s wall
     04 on MNIST, MLP (default flags)    >= 98.3% validation accuracy in <= 60 s wall
     04 on MNIST, --model cnn            >= 99.3% test accuracy in <= 240 s wall
+    08 default run (with --llm)         <= 1.55 nats/char validation loss in <= 600 s wall
+    08 --quick (with --llm)             <= 2.0 nats/char validation loss in <= 120 s wall
 
 and then both MNIST networks read the digits of ``rendered_digits.py``
 (printed in many fonts, sizes, slants, places and both polarities), through
 lesson 06's preprocessing: no target, the score is the finding (examples in
 figures/bench_rendered_digits.png).
 
-Not a test. MNIST rows need --data-dir; --quick runs the digits rows only.
+Not a test. MNIST rows need --data-dir; --quick runs the digits rows only; --llm adds lesson 08's
+two runs (about 11 minutes on 2 CPU cores).
 
-    python benchmarks/targets.py --data-dir data/mnist
+    python benchmarks/targets.py --data-dir data/mnist --llm
 """
 
 from __future__ import annotations
@@ -53,19 +56,23 @@ def run_lesson(script: str, *args: str, out: Path) -> float:
 
 
 def lesson_row(name: str, seconds: float, record_path: Path | None = None, *, min_val: float | None = None,
-               min_test: float | None = None, max_seconds: float | None = None) -> dict:
+               min_test: float | None = None, max_loss: float | None = None, max_seconds: float | None = None) -> dict:
     """One line of the table: what was measured, the target, and whether it was met."""
-    row = {"name": name, "seconds": seconds, "parameters": None, "val": None, "test": None}
+    row = {"name": name, "seconds": seconds, "parameters": None, "val": None, "test": None, "loss": None}
     if record_path:
         record = json.loads(record_path.read_text())
-        row.update(val=kept_epoch(record)["val_accuracy"], test=record["test_accuracy"],
-                   parameters=record.get("parameters"))
+        if "best_val_loss" in record:  # lesson 08: a language model, scored in nats per character
+            row.update(loss=record["best_val_loss"], parameters=record["parameters"])
+        else:
+            row.update(val=kept_epoch(record)["val_accuracy"], test=record["test_accuracy"],
+                       parameters=record.get("parameters"))
     checks = [(min_val, row["val"], f">= {min_val:.1%} val" if min_val else ""),
               (min_test, row["test"], f">= {min_test:.1%} test" if min_test else "")]
     row["target"] = " in ".join([text for limit, _, text in checks if limit] +
+                                ([f"<= {max_loss} val loss"] if max_loss else []) +
                                 ([f"<= {max_seconds} s"] if max_seconds else []))
     row["met"] = all(value >= limit for limit, value, _ in checks if limit) and \
-        (max_seconds is None or seconds <= max_seconds)
+        (max_loss is None or row["loss"] <= max_loss) and (max_seconds is None or seconds <= max_seconds)
     return row
 
 
@@ -73,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--quick", action="store_true", help="digits rows only")
+    parser.add_argument("--llm", action="store_true", help="add lesson 08's default and --quick runs")
     args = parser.parse_args()
     rows, rendered, seen = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,19 +100,27 @@ def main() -> None:
             seconds = run_lesson("04_neural_network_training.py", *data, "--model", "cnn", out=out)
             rows.append(lesson_row("04 MNIST CNN", seconds, models / "04_cnn_mnist.json", min_test=0.993,
                                    max_seconds=240))
+        if args.llm:
+            record = models / "08_gpt_tinyshakespeare.json"
+            rows.append(lesson_row("08 default", run_lesson("08_train_llm.py", out=out), record, max_loss=1.55,
+                                   max_seconds=600))
+            rows.append(lesson_row("08 --quick", run_lesson("08_train_llm.py", "--quick", "--overwrite", out=out),
+                                   record, max_loss=2.0, max_seconds=120))
+        if args.data_dir and not args.quick:
             cases, labels, pictures = rendered_digits.rendered_set()
             lesson06 = load_lesson("06_neural_network_inference")
             for model in ("mlp", "cnn"):
                 rendered[model], seen[model] = rendered_digits.predict(models / f"04_{model}_mnist.pt", pictures,
                                                                        lesson06)
 
-    print(f"| {'run':<12} | wall s | parameters | val acc | test acc | target                      | met |")
-    print(f"|{'-' * 14}|-------:|-----------:|--------:|---------:|-----------------------------|-----|")
+    print(f"| {'run':<12} | wall s | parameters | val acc | test acc | val loss | target                      | met |")
+    print(f"|{'-' * 14}|-------:|-----------:|--------:|---------:|---------:|-----------------------------|-----|")
     for row in rows:
         shown = [f"{row[key]:.2%}" if row[key] is not None else "-" for key in ("val", "test")]
+        loss = f"{row['loss']:.4f}" if row["loss"] is not None else "-"
         parameters = f"{row['parameters']:,}" if row["parameters"] else "-"
         print(f"| {row['name']:<12} | {row['seconds']:6.1f} | {parameters:>10} | {shown[0]:>7} | {shown[1]:>8} "
-              f"| {row['target']:<27} | {'yes' if row['met'] else 'NO':<3} |")
+              f"| {loss:>8} | {row['target']:<27} | {'yes' if row['met'] else 'NO':<3} |")
     if rendered:
         print(f"\nThe MNIST networks on {len(cases)} rendered digits (benchmarks/rendered_digits.py):")
         rendered_digits.report(rendered, cases, labels)
