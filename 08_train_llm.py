@@ -164,9 +164,10 @@ def previous_best(path: Path, text_sha: str) -> float:
     return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep
 
 
-def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args,
-        device: torch.device, save, team: Team, precision: Precision) -> list[dict]:
+def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args, save,
+        team: Team, precision: Precision) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
+    device = team.device
     # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (common/nets.py, as in 04)
     optimizer = torch.optim.AdamW(weight_decay_groups(model, args.weight_decay), lr=args.lr)
     # torch.compile turns the model into generated kernels (the same weights); evaluation uses the plain model.
@@ -184,7 +185,7 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
                 group["lr"] = lr
             x, y = get_batch(train_ids, args.batch_size * team.size, args.block_size, generator)
             loss = train_step(replicas, x[mine].to(device), y[mine].to(device), optimizer, args.grad_clip, precision)
-            loss = team.mean(loss, device)  # the global batch's loss, the same number on every process
+            loss = team.mean(loss)  # the global batch's loss, the same number on every process
             if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at step {step + 1}; try a smaller --lr")
             progress.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
@@ -197,7 +198,7 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
                     val_loss = evaluate(model, val_eval, args.block_size)
                 # A step whose loss was finite can still blow the weights up: its evaluation shows it. Every
                 # process hears the leader's verdict, so all of them stop together.
-                if not team.leader_says(math.isfinite(train_loss + val_loss), device):
+                if not team.leader_says(math.isfinite(train_loss + val_loss)):
                     raise Diverged(f"the validation loss became {val_loss} at step {done}; try a smaller --lr")
                 if not team.leads:
                     continue
@@ -243,19 +244,19 @@ class Team:
     def wrap(self, model: GPT) -> torch.nn.Module:
         return DistributedDataParallel(model) if self.size > 1 else model  # DDP copies rank 0's weights to all
 
-    def mean(self, value: float, device: torch.device) -> float:
+    def mean(self, value: float) -> float:
         """The average of ``value`` over the team (every process gets it)."""
         if self.size == 1:
             return value
-        total = torch.tensor([value], dtype=torch.float64, device=device)
+        total = torch.tensor([value], dtype=torch.float64, device=self.device)
         dist.all_reduce(total)
         return total.item() / self.size
 
-    def leader_says(self, verdict: bool, device: torch.device) -> bool:
+    def leader_says(self, verdict: bool) -> bool:
         """Rank 0's verdict, on every process: a decision to stop must reach them all, or the rest wait forever."""
         if self.size == 1:
             return verdict
-        flag = torch.tensor([verdict], dtype=torch.uint8, device=device)
+        flag = torch.tensor([verdict], dtype=torch.uint8, device=self.device)
         dist.broadcast(flag, src=0)
         return bool(flag.item())
 
@@ -414,7 +415,7 @@ def main() -> None:
         return True
 
     try:
-        history = fit(model, train_ids, val_ids, tokenizer, args, device, save, team, precision)
+        history = fit(model, train_ids, val_ids, tokenizer, args, save, team, precision)
     except (KeyboardInterrupt, Diverged) as error:
         kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)

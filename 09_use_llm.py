@@ -71,6 +71,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -142,26 +143,32 @@ def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str
     return fig
 
 
-def measure_cache(model: GPT, ids: list[int], n: int, repeats: int = 3) -> dict:
-    """Greedy generation of n tokens with and without the cache, measured fairly.
+def fair_rates(runs: dict[str, Callable[[], list[int]]], n: int, repeats: int = 3) -> dict[str, tuple[float, list]]:
+    """Each way of generating n tokens, timed fairly: name -> (median tokens per second, the tokens).
 
     A warm-up first (the first run pays for memory and kernels), then ``repeats`` runs of each with the
-    order alternating (so neither always runs on a warmer machine), and the medians in tokens per second.
+    order alternating (so none always runs on a warmer machine), and the medians.
     """
-    def run_once(use_cache: bool) -> tuple[float, list[int]]:
-        start = time.perf_counter()
-        tokens = list(generate(model, ids, n, temperature=0.0, use_cache=use_cache))
-        return time.perf_counter() - start, tokens
-
-    run_once(True), run_once(False)
-    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for go in runs.values():
+        go()
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     tokens = {}
     for r in range(repeats):
-        for use_cache in (True, False) if r % 2 == 0 else (False, True):
-            elapsed, tokens[use_cache] = run_once(use_cache)
-            seconds[use_cache].append(elapsed)
-    return {"cached": n / statistics.median(seconds[True]), "full": n / statistics.median(seconds[False]),
-            "cached_tokens": tokens[True], "full_tokens": tokens[False]}
+        for name in list(runs) if r % 2 == 0 else list(runs)[::-1]:
+            start = time.perf_counter()
+            tokens[name] = runs[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: (n / statistics.median(seconds[name]), tokens[name]) for name in runs}
+
+
+def measure_cache(model: GPT, ids: list[int], n: int, repeats: int = 3) -> dict:
+    """Greedy generation of n tokens with and without the cache, measured fairly (``fair_rates``)."""
+    def greedy(use_cache: bool) -> Callable[[], list[int]]:
+        return lambda: list(generate(model, ids, n, temperature=0.0, use_cache=use_cache))
+
+    measured = fair_rates({"cached": greedy(True), "full": greedy(False)}, n, repeats)
+    return {"cached": measured["cached"][0], "full": measured["full"][0],
+            "cached_tokens": measured["cached"][1], "full_tokens": measured["full"][1]}
 
 
 def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:

@@ -20,12 +20,10 @@ Two measurements, on a trained checkpoint of lesson 08:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
-import lessons  # noqa: F401  (puts the repository root on sys.path)
 import torch
+from lessons import load_lesson  # also puts the repository root on sys.path
 from torch.nn import functional as F
 
 from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, window_start
@@ -77,20 +75,6 @@ def sliding_generate(model: GPT, prompt: list[int], n: int) -> list[int]:
     return tokens[len(prompt):]
 
 
-def speeds(model: GPT, prompt: list[int], n: int, repeats: int = 3) -> dict[str, float]:
-    runs = {"jumping, cached": lambda: list(generate(model, prompt, n, temperature=0.0)),
-            "sliding, recomputed": lambda: sliding_generate(model, prompt, n)}
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for name, go in runs.items():  # warm-up
-        go()
-    for r in range(repeats):
-        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
-            start = time.perf_counter()
-            runs[name]()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: n / statistics.median(times) for name, times in seconds.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
@@ -110,10 +94,14 @@ def main() -> None:
           f"nats/char ({jumping.mean() - sliding.mean():+.4f})")
     print(f"   {AFTER_JUMP} after each jump ({int(soon.sum()):,}): jumping window {jumping[soon].mean():.4f}, "
           f"sliding window {sliding[soon].mean():.4f} nats/char ({jumping[soon].mean() - sliding[soon].mean():+.4f})")
-    measured = speeds(model, tokenizer.encode("\n"), 4 * block)
-    line = ", ".join(f"{name} {rate:,.0f} chars/s" for name, rate in measured.items())
-    print(f"   greedy generation of {4 * block} characters: {line} "
-          f"(the cache makes the jumping window {measured['jumping, cached'] / measured['sliding, recomputed']:.1f}x "
+    prompt, n = tokenizer.encode("\n"), 4 * block
+    measured = load_lesson("09_use_llm").fair_rates({  # the lesson's own fair timing
+        "jumping, cached": lambda: list(generate(model, prompt, n, temperature=0.0)),
+        "sliding, recomputed": lambda: sliding_generate(model, prompt, n)}, n)
+    rates = {name: rate for name, (rate, _) in measured.items()}
+    line = ", ".join(f"{name} {rate:,.0f} chars/s" for name, rate in rates.items())
+    print(f"   greedy generation of {n} characters: {line} "
+          f"(the cache makes the jumping window {rates['jumping, cached'] / rates['sliding, recomputed']:.1f}x "
           "faster)")
 
 

@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from lessons import ROOT  # also puts the repository root on sys.path
+from targets import run_lesson  # also puts the repository root on sys.path
 
 from common.text import SHAKESPEARE
 
@@ -28,15 +26,10 @@ GLOBAL_BATCH = 16  # --quick's batch
 
 def train(processes: int, steps: int, out: Path) -> dict:
     """Run 08 --quick for ``steps`` steps in ``processes`` processes; return its record."""
-    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(out)}
-    launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run",
-                                                         "--standalone", f"--nproc_per_node={processes}"]
-    flags = ["--quick", "--max-iters", str(steps), "--eval-interval", str(steps),
-             "--batch-size", str(GLOBAL_BATCH // processes), "--no-show"]
-    result = subprocess.run([*launcher, str(ROOT / "08_train_llm.py"), *flags], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{processes} process(es) failed:\n{result.stderr[-2000:]}")
+    launcher = () if processes == 1 else ("-m", "torch.distributed.run", "--standalone",
+                                          f"--nproc_per_node={processes}")
+    run_lesson("08_train_llm.py", "--quick", "--max-iters", str(steps), "--eval-interval", str(steps),
+               "--batch-size", str(GLOBAL_BATCH // processes), out=out, launcher=launcher)
     return json.loads((out / "models" / f"08_gpt_{SHAKESPEARE.stem}.json").read_text())
 
 

@@ -43,11 +43,14 @@ from common.plotting import save_figure
 from common.records import kept_epoch
 
 
-def run_lesson(script: str, *args: str, out: Path) -> float:
-    """Run one lesson headless, writing into ``out``; return its wall time in seconds (raises if it fails)."""
+def run_lesson(script: str, *args: str, out: Path, launcher: tuple[str, ...] = ()) -> float:
+    """Run one lesson headless, writing into ``out``; return its wall time in seconds (raises if it fails).
+
+    ``launcher``: arguments to Python before the script (``-m torch.distributed.run ...`` for torchrun).
+    """
     env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(out)}
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, str(ROOT / script), "--no-show", *args], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, *launcher, str(ROOT / script), "--no-show", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if result.returncode != 0:

@@ -26,17 +26,18 @@ def load_lesson(stem: str):
     return module
 
 
-def run_script(script: str, *args: str, out: Path | None = None, cwd: Path = ROOT,
-               timeout: float = 300) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, out: Path | None = None, cwd: Path = ROOT, timeout: float = 300,
+               launcher: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Run a lesson headless, the way CI does, and capture what it prints.
 
     ``out`` is where the run writes figures/ and models/ (a test's tmp_path; by default a fresh
-    temporary folder), never the repository's.
+    temporary folder), never the repository's. ``launcher``: arguments to Python before the script,
+    e.g. ``("-m", "torch.distributed.run", ...)`` to start it under torchrun.
     """
     env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     env.pop("DISPLAY", None)
     env["NN_TUTORIAL_OUTPUT"] = str(out or tempfile.mkdtemp(prefix="nn-tutorial-test-"))
-    return subprocess.run([sys.executable, str(ROOT / script), *args, "--no-show"], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, *launcher, str(ROOT / script), *args, "--no-show"], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

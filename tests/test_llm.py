@@ -5,14 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_script
 from torch.nn import functional as F
 
 from common import UserError
@@ -284,7 +280,7 @@ def test_08_trains_every_step_in_training_mode_even_after_evaluating_and_samplin
     args = argparse.Namespace(lr=1e-3, min_lr=1e-4, warmup_iters=2, max_iters=6, eval_interval=2, weight_decay=0.1,
                               grad_clip=1.0, batch_size=4, block_size=16, seed=0, compile=False)
     cpu = torch.device("cpu")
-    train08.fit(model, ids[:500], ids[500:], tokenizer, args, cpu, save=lambda loss, history: False,
+    train08.fit(model, ids[:500], ids[500:], tokenizer, args, save=lambda loss, history: False,
                 team=train08.Team(cpu), precision=train08.Precision(torch.float32, cpu))
     training_steps = [mode for grad, mode in modes if grad]
     assert len(training_steps) == 6 and all(training_steps)
@@ -297,17 +293,14 @@ TINY_RUN = ("--block-size", "16", "--n-embd", "16", "--n-layer", "1", "--n-head"
             "--max-iters", "20", "--eval-interval", "10")
 
 
-def torchrun(processes: int, *args: str, out: Path) -> subprocess.CompletedProcess:
-    """08 under torchrun on this machine's CPU (the gloo backend), headless, writing into ``out``."""
-    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT), "NN_TUTORIAL_OUTPUT": str(out)}
-    env.pop("DISPLAY", None)
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           f"--nproc_per_node={processes}", str(ROOT / "08_train_llm.py"), *args, "--no-show"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+def torchrun(processes: int) -> tuple[str, ...]:
+    """run_script's launcher for 08 under torchrun, on this machine's CPU (the gloo backend)."""
+    return ("-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}")
 
 
 def test_two_processes_train_the_model_one_process_trains_on_their_global_batch(tmp_path, small_text):
-    together = torchrun(2, "--text", str(small_text), *TINY_RUN, "--batch-size", "4", out=tmp_path / "two")
+    together = run_script("08_train_llm.py", "--text", str(small_text), *TINY_RUN, "--batch-size", "4",
+                          out=tmp_path / "two", launcher=torchrun(2))
     assert together.returncode == 0, together.stderr[-3000:]
     alone = run_script("08_train_llm.py", "--text", str(small_text), *TINY_RUN, "--batch-size", "8",
                        out=tmp_path / "one")
