@@ -6,8 +6,26 @@ each possible next character. Trained to make the true next character likely
 spelling, words and the shape of a play - and it can then write, one character
 at a time, by drawing from its own predictions.
 
-**Tokens.** A character tokenizer gives each distinct character an integer id;
-the model sees ids and outputs one score (logit) per id.
+**Tokens, two ways** (common/tokenizers.py; read it first). A model sees
+integer ids, so the text is cut into tokens, each with an id; the model
+outputs one score (logit) per id.
+
+* **Characters**: each distinct character is a token (65 in Shakespeare).
+  Small and simple, but a character the text never had has no id.
+* **Byte-pair encoding** (BPE, what GPT models use): start from the 256 byte
+  values of UTF-8, so nothing is ever unknown, then count every adjacent pair
+  of tokens in the training text, make the most frequent pair a new token,
+  merge it everywhere, and repeat until --vocab-size tokens. Frequent letter
+  pairs merge first, then syllables and words: each token holds about two
+  characters at 512 tokens, so a model reads a text in half the steps, but
+  has a larger vocabulary to choose from at each one. ``learn_merges`` is that
+  loop as written; ``learn_merges_fast`` does each count and merge on NumPy
+  arrays, every position at once, so it learns the same merges (this lesson
+  checks it on a sample, the tests on random texts) from a megabyte in about
+  a second. Lesson 08 trains a model on either and compares them fairly, in
+  bits per character.
+
+The ladder below uses characters, so each rung's loss is per character.
 
 **The ladder.** Each rung adds one idea and is trained for the same number of
 steps on the same batches, so the validation loss (nats per character) shows
@@ -63,7 +81,7 @@ Every line of it is a rung above:
                           about ln 65).
     (LayerCache and the cache arguments are lesson 09's.)
 
-Run it:  python 07_simple_llm.py [--steps 800] [--text my_book.txt]     (about a minute and a half)
+Run it:  python 07_simple_llm.py [--steps 800] [--vocab-size 512] [--text my_book.txt]   (about a minute and a half)
 """
 
 from __future__ import annotations
@@ -80,19 +98,25 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common import Diverged
-from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
+from common.cli import bpe_vocab_size, lesson_parser, positive_float, positive_int, run, seed_everything
 from common.gpt import GPT, FeedForward, GPTConfig, generate, init_weights
 from common.nets import check_fits, weight_decay_groups
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.schedule import learning_rate
-from common.text import (
-    SHAKESPEARE,
+from common.text import SHAKESPEARE, evaluate, get_batch, read_text, split_text
+from common.tokenizers import (
+    BYTES,
+    BPETokenizer,
     CharTokenizer,
-    evaluate,
-    get_batch,
-    read_text,
-    split_ids,
+    characters_per_token,
+    learn_merges,
+    learn_merges_fast,
+    token_text,
 )
+
+EXAMPLE = "To be, or not to be"
+ODD = "Café 🙂"  # characters outside Shakespeare's alphabet
+BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
 
 # ----------------------------------------------------------------------------- the rungs
 
@@ -201,16 +225,43 @@ def fit(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int, 
 
 
 def show_tokenizer(tokenizer: CharTokenizer) -> None:
-    print(f"Vocabulary: {len(tokenizer)} characters: {tokenizer.vocab!r}")
-    example = "To be, or not to be"
-    ids = tokenizer.encode(example)
-    print(f"   encode({example!r}) = {ids}")
+    print(f"Characters: {len(tokenizer)} tokens: {tokenizer.vocab!r}")
+    ids = tokenizer.encode(EXAMPLE)
+    print(f"   encode({EXAMPLE!r}) = {ids}")
     print(f"   decode(...)          = {tokenizer.decode(ids)!r}")
-    odd = "Café 🙂"
-    unknown = tokenizer.unknown(odd)
+    unknown = tokenizer.unknown(ODD)
     if unknown:
-        print(f"   {odd!r} holds characters the text never had ({unknown!r}): encoded as "
-              f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(odd))!r}")
+        print(f"   {ODD!r} holds characters the text never had ({unknown!r}): encoded as "
+              f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(ODD))!r}")
+
+
+def show_bpe(train_text: str, val_text: str, vocab_size: int) -> None:
+    """Learn BPE on the training text and show what it learned, how much it compresses, and that nothing is unknown."""
+    start = time.perf_counter()
+    bpe = BPETokenizer.from_text(train_text, vocab_size)
+    seconds = time.perf_counter() - start
+    stopped = "" if len(bpe) == vocab_size else " (it stopped early: no pair occurred twice any more)"
+    print(f"\nByte-pair encoding: {BYTES} bytes + {len(bpe.merges)} merges = {len(bpe)} tokens, learned from the "
+          f"training text ({len(train_text.encode('utf-8')):,} bytes) in {seconds:.1f} s{stopped}")
+    def shown(merges): return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
+    print(f"   the first merges: {shown(bpe.merges[:10])}")
+    print(f"   the last merges:  {shown(bpe.merges[-5:])}")
+    ids = bpe.encode(EXAMPLE)
+    print(f"   {EXAMPLE!r} -> {[token_text(bpe, i) for i in ids]}: {len(ids)} tokens for {len(EXAMPLE)} characters")
+    val_ids = bpe.encode(val_text)
+    print(f"   the validation text: {len(val_text):,} characters -> {len(val_ids):,} tokens, "
+          f"{len(val_text) / len(val_ids):.2f} characters per token")
+    ids = bpe.encode(ODD)
+    sizes = ", ".join(f"{ch!r} is {len(ch.encode('utf-8'))} bytes" for ch in dict.fromkeys(ODD) if ord(ch) > 127)
+    print(f"   encode({ODD!r}) = {ids} ({sizes}); decode gives {bpe.decode(ids)!r}: "
+          + ("the same text" if bpe.decode(ids) == ODD else "NOT the same text"))
+    sample = train_text[:BPE_CHECK_CHARS]
+    start = time.perf_counter()
+    plain = learn_merges(sample, vocab_size)
+    plain_seconds = time.perf_counter() - start
+    agree = "the same" if plain == learn_merges_fast(sample, vocab_size) else "DIFFERENT"
+    print(f"   learn_merges, the loop as written, on the first {len(sample):,} characters: {plain_seconds:.1f} s; "
+          f"learn_merges_fast learns {agree} {len(plain)} merges there")
 
 
 def attention_line(val_text: str, block_size: int) -> str:
@@ -283,6 +334,8 @@ def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Fi
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
+    parser.add_argument("--vocab-size", type=bpe_vocab_size, default=512,
+                        help="tokens the byte-pair encoding learns up to (256 bytes + merges)")
     parser.add_argument("--steps", type=positive_int, default=800, help="training steps per rung")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
     parser.add_argument("--block-size", type=positive_int, default=64,
@@ -300,9 +353,11 @@ def main() -> None:
     check_figure_writable("07_ladder")
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
+    train_text, val_text = split_text(text)
     tokenizer = CharTokenizer.from_text(text)
     show_tokenizer(tokenizer)
-    train_ids, val_ids = split_ids(torch.tensor(tokenizer.encode(text), dtype=torch.long))
+    show_bpe(train_text, val_text, args.vocab_size)
+    train_ids, val_ids = (torch.tensor(tokenizer.encode(part), dtype=torch.long) for part in (train_text, val_text))
     print(f"{args.text.name}: {len(train_ids):,} characters to train on (first 90%), {len(val_ids):,} to validate on")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd)
     check_fits(partial(GPT, config), "the GPT rung")
@@ -317,7 +372,7 @@ def main() -> None:
         start = time.perf_counter()
         lr = args.bigram_lr if isinstance(model, Bigram) else args.lr
         fit(model, train_ids, args.steps, args.batch_size, args.block_size, lr, args.seed, name)
-        loss = evaluate(model, val_ids, args.block_size)
+        loss = evaluate(model, val_ids, args.block_size, characters_per_token(tokenizer)).nats_per_token
         if not math.isfinite(loss):
             raise Diverged(f"{name}: the validation loss became {loss}; try a smaller --lr")
         seconds = time.perf_counter() - start
@@ -343,7 +398,7 @@ def main() -> None:
     print("   Lesson 08 trains it for longer, with the habits real training runs use.")
 
     save_figure(plot_ladder(names, losses, uniform), "07_ladder")
-    line = attention_line(text[len(train_ids):], args.block_size)
+    line = attention_line(val_text, args.block_size)
     save_figure(plot_attention(gpt, tokenizer, line), "07_attention")
     show_or_close(args.no_show)
 

@@ -3,9 +3,9 @@
 Lesson 07 trained each rung for a few hundred steps to compare them. A real run
 needs the habits every large language model is trained with, and each has a reason:
 
-* **Random windows as mini-batches.** Each step draws B windows of T characters
+* **Random windows as mini-batches.** Each step draws B windows of T tokens
   from anywhere in the training text. Every position of a window is one example
-  (predict character t+1 from characters 0..t), so a batch holds B*T
+  (predict token t+1 from tokens 0..t), so a batch holds B*T
   predictions, and its gradient is a noisy but cheap estimate of the gradient
   over the whole text.
 * **AdamW.** Adam scales each weight's step by a running estimate of its
@@ -20,14 +20,24 @@ needs the habits every large language model is trained with, and each has a reas
   from max_lr down to min_lr: big steps while far from a minimum, small ones near it.
 * **Gradient clipping.** If the gradient's norm ||g|| exceeds c, it is scaled
   to c * g / ||g||: one unlucky batch cannot throw the weights far away.
-* **Honest evaluation.** The loss is cross-entropy in nats per character,
-  -ln p(correct next character); divided by ln 2 it is bits per character. A
-  model that guessed uniformly among 65 characters would score ln 65 = 4.17.
-  Validation covers the *whole* held-out 10% of the text, the same characters
-  every time, and the training loss is measured the same way (eval mode, fixed
-  windows from the training split), so the two curves compare like with like.
+* **Honest evaluation, in bits per character.** The model trains on
+  cross-entropy, -ln p(correct next token), in nats per token. But a token is a
+  character for one tokenizer and two for another, so scores are reported per
+  character: the total nats over the validation text, divided by its number of
+  characters and by ln 2. Bits per character compare any two models of one
+  text, whatever their tokens (a uniform guess among Shakespeare's 65
+  characters scores log2 65 = 6.02). Validation covers the *whole* held-out
+  10% of the text, the same characters every time, and the training loss is
+  measured the same way (eval mode, fixed windows from the training split), so
+  the two curves compare like with like.
+* **Characters or BPE tokens** (--tokenizer, lesson 07's two). The text is
+  split 90/10 first, so both validate on the same characters, and BPE learns
+  its merges from the training part only. A BPE model reads about twice as
+  many characters per step, from a context of as many tokens, but chooses
+  among --vocab-size tokens at each one: benchmarks/tokenizers.py trains both
+  for the same time and the README gives the result.
 * **Keep the best.** A checkpoint is written (atomically) whenever the
-  validation loss reaches a new low, with its JSON record beside it; Ctrl-C or
+  validation bits per character reach a new low, with its JSON record beside it; Ctrl-C or
   a loss that blows up to inf or NaN leaves the last good pair intact. --out
   may only name a checkpoint of this lesson for the same text: anything else
   there is refused before training starts.
@@ -57,6 +67,7 @@ needs the habits every large language model is trained with, and each has a reas
 
 Run it:  python 08_train_llm.py               (about 9 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
+         python 08_train_llm.py --tokenizer bpe   (byte-pair tokens: models/08_gpt_tinyshakespeare_bpe.pt)
          python 08_train_llm.py --text my_book.txt
          python 08_train_llm.py --preset gpu  (nanoGPT's GPU-sized model, on one GPU)
          torchrun --standalone --nproc_per_node=2 08_train_llm.py --quick   (2 processes, one model)
@@ -80,6 +91,7 @@ from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
+    bpe_vocab_size,
     checkpoint_path,
     dropout_rate,
     given,
@@ -102,20 +114,14 @@ from common.nets import (
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, write_record
 from common.schedule import learning_rate
-from common.text import (
-    SHAKESPEARE,
-    CharTokenizer,
-    evaluate,
-    get_batch,
-    read_text,
-    split_ids,
-)
+from common.text import SHAKESPEARE, Score, evaluate, get_batch, read_text, split_text
+from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters_per_token
 
 # The flags the record keeps, beside the number of processes and the precision they ran in
-HYPERPARAMETERS = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr", "min_lr",
-                   "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
+HYPERPARAMETERS = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
+                   "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
-SAMPLE_CHARS = 200
+SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -137,15 +143,16 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimiz
     return loss.item()
 
 
-def sample_text(model: GPT, tokenizer: CharTokenizer, seed: int, n: int = SAMPLE_CHARS) -> str:
+def sample_text(model: GPT, tokenizer: Tokenizer, seed: int, n: int = SAMPLE_CHARS) -> str:
     """A few lines of text from the model as it is now, always from the same start and seed."""
     generator = torch.Generator().manual_seed(seed)
     start = tokenizer.encode("\n")
-    return tokenizer.decode(list(generate(model, start, n, temperature=0.8, generator=generator)))
+    return tokenizer.decode(list(generate(model, start, n, temperature=0.8, generator=generator)))[:n]
 
 
 def previous_best(path: Path, text_sha: str) -> float:
-    """The validation loss of an earlier checkpoint of this lesson at ``path`` for the same text, or infinity.
+    """The validation bits per character of an earlier checkpoint of this lesson at ``path`` for the same text,
+    or infinity.
 
     Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
     not ours to replace: refused in one line, before any training.
@@ -160,11 +167,11 @@ def previous_best(path: Path, text_sha: str) -> float:
     if old.get("text_sha256") != text_sha:
         raise UserError(f"{path} holds a model of another text ({old.get('text')}); refusing to replace it "
                         "(choose another --out)")
-    best = old.get("best_val_loss")
+    best = old.get("best_val_bpc")
     return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep
 
 
-def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: CharTokenizer, args, save,
+def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: Tokenizer, args, save,
         team: Team, precision: Precision) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
     device = team.device
@@ -175,6 +182,7 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
     generator = torch.Generator().manual_seed(args.seed)  # the same on every process: the same global batches
     mine = slice(team.rank * args.batch_size, (team.rank + 1) * args.batch_size)  # this process's share of each
     train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
+    chars = characters_per_token(tokenizer)  # what bits per character divide by
     history, start, eval_seconds = [], time.perf_counter(), 0.0
     # "with" closes the bar on Ctrl-C or an error too, so the message that follows starts on a clean line
     with tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1,
@@ -192,22 +200,25 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: C
             done = step + 1
             if done % args.eval_interval == 0 or done == args.max_iters:
                 seconds = time.perf_counter() - start - eval_seconds  # training time only
-                train_loss = val_loss = math.nan
+                train = val = Score(math.nan, math.nan)
                 if team.leads:
-                    train_loss = evaluate(model, train_eval, args.block_size, TRAIN_EVAL_WINDOWS)
-                    val_loss = evaluate(model, val_eval, args.block_size)
+                    train = evaluate(model, train_eval, args.block_size, chars, TRAIN_EVAL_WINDOWS)
+                    val = evaluate(model, val_eval, args.block_size, chars)
                 # A step whose loss was finite can still blow the weights up: its evaluation shows it. Every
                 # process hears the leader's verdict, so all of them stop together.
-                if not team.leader_says(math.isfinite(train_loss + val_loss)):
-                    raise Diverged(f"the validation loss became {val_loss} at step {done}; try a smaller --lr")
+                if not team.leader_says(math.isfinite(train.bits_per_char + val.bits_per_char)):
+                    raise Diverged(f"the validation loss became {val.nats_per_token} at step {done}; "
+                                   "try a smaller --lr")
                 if not team.leads:
                     continue
-                history.append({"step": done, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                history.append({"step": done, "train_bpc": train.bits_per_char, "val_bpc": val.bits_per_char,
+                                "train_loss": train.nats_per_token, "val_loss": val.nats_per_token, "lr": lr,
                                 "seconds": seconds,
                                 "tokens": done * args.batch_size * team.size * args.block_size})
-                saved = save(val_loss, history)
-                progress.write(f"   step {done:>5}  train {train_loss:.4f}  val {val_loss:.4f} nats/char "
-                               f"({val_loss / math.log(2):.3f} bits)  {seconds:6.1f} s{'  * saved' if saved else ''}")
+                saved = save(val.bits_per_char, history)
+                progress.write(f"   step {done:>5}  bits/char: train {train.bits_per_char:.4f}  val "
+                               f"{val.bits_per_char:.4f}  (val {val.nats_per_token:.4f} nats/token)  "
+                               f"{seconds:6.1f} s{'  * saved' if saved else ''}")
                 progress.write("   | " + sample_text(model, tokenizer, args.seed).replace("\n", "\n   | "))
                 eval_seconds = time.perf_counter() - start - seconds
     return history
@@ -296,12 +307,12 @@ class Precision:
 def plot_curves(history: list[dict], title: str) -> plt.Figure:
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(steps, [h["train_loss"] for h in history], "o-", label="train (fixed windows, eval mode)")
-    ax.plot(steps, [h["val_loss"] for h in history], "o-", label="validation (the whole last 10%)")
-    best = min(history, key=lambda h: h["val_loss"])
-    ax.annotate(f"best {best['val_loss']:.3f}", (best["step"], best["val_loss"]), textcoords="offset points",
+    ax.plot(steps, [h["train_bpc"] for h in history], "o-", label="train (fixed windows, eval mode)")
+    ax.plot(steps, [h["val_bpc"] for h in history], "o-", label="validation (the whole last 10%)")
+    best = min(history, key=lambda h: h["val_bpc"])
+    ax.annotate(f"best {best['val_bpc']:.3f}", (best["step"], best["val_bpc"]), textcoords="offset points",
                 xytext=(-60, 25), arrowprops={"arrowstyle": "->"})
-    ax.set(xlabel="training step", ylabel="cross-entropy (nats per character)", title=title)
+    ax.set(xlabel="training step", ylabel="cross-entropy (bits per character)", title=title)
     lr_axis = ax.twinx()
     lr_axis.plot(steps, [h["lr"] for h in history], color="grey", ls=":", label="learning rate")
     lr_axis.set_ylabel("learning rate (dotted)")
@@ -314,6 +325,10 @@ def plot_curves(history: list[dict], title: str) -> plt.Figure:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to train on")
+    parser.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
+                        help="one token per character, or byte-pair encoding learned from the training text")
+    parser.add_argument("--vocab-size", type=bpe_vocab_size, default=512,
+                        help="with --tokenizer bpe: 256 bytes + this many minus 256 merges")
     parser.add_argument("--quick", action="store_true",
                         help="a shorter run (about 2 minutes), a smaller context: --quick --help shows its defaults")
     parser.add_argument("--preset", choices=["gpu"],
@@ -327,7 +342,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=positive_int, default=64 if gpu else 16 if quick else 32,
                         help="windows per step (per process, under torchrun)")
     parser.add_argument("--block-size", type=positive_int, default=256 if gpu else 64 if quick else 128,
-                        help="context length in characters")
+                        help="context length in tokens")
     parser.add_argument("--n-layer", type=positive_int, default=6 if gpu else 4, help="transformer blocks")
     parser.add_argument("--n-head", type=positive_int, default=6 if gpu else 4, help="attention heads per block")
     parser.add_argument("--n-embd", type=positive_int, default=384 if gpu else 128,
@@ -351,16 +366,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run the model through torch.compile (worth it on a GPU; a CPU needs a C++ compiler)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where to train; auto picks an accelerator when there is one")
-    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text name>.pt)")
+    parser.add_argument("--out", type=checkpoint_path,
+                        help="checkpoint path (default models/08_gpt_<text name>.pt, or _bpe.pt with --tokenizer bpe)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out even if it holds a model of the same text with a lower validation loss")
+                        help="replace --out even if it holds a model of the same text that scored better")
     args = parser.parse_args(argv)
     if args.quick and args.preset:
         parser.error("--quick and --preset gpu are two different models; choose one")
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
-    args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}.pt"
+    args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}{'_bpe' if args.tokenizer == 'bpe' else ''}.pt"
     return args
+
+
+def make_tokenizer(args: argparse.Namespace, text: str, train_text: str) -> Tokenizer:
+    """Lesson 07's tokenizers: every character of the text, or BPE merges learned from the training part only."""
+    if args.tokenizer == "char":
+        return CharTokenizer.from_text(text)
+    start = time.perf_counter()
+    tokenizer = BPETokenizer.from_text(train_text, args.vocab_size)
+    print(f"BPE: {len(tokenizer.merges)} merges learned from the training text in {time.perf_counter() - start:.1f} s")
+    return tokenizer
 
 
 def main() -> None:
@@ -369,18 +395,24 @@ def main() -> None:
     device = team.device
     precision = Precision(pick_dtype(args.dtype, device), device)
     seed_everything(args.seed)  # the same on every process: the same initial weights and the same batches
-    check_figure_writable(f"08_{args.text.stem}_loss_curves")
+    figure = f"08_{args.out.stem.removeprefix('08_gpt_')}_loss_curves"
+    check_figure_writable(figure)
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
-    tokenizer = CharTokenizer.from_text(text)
-    ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-    train_ids, val_ids = split_ids(ids)
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
+    train_text, val_text = split_text(text)
+    tokenizer = make_tokenizer(args, text, train_text)
+    train_ids, val_ids = (torch.tensor(tokenizer.encode(part), dtype=torch.long) for part in (train_text, val_text))
+    if len(val_ids) <= args.block_size:
+        raise UserError(f"{args.text}: its validation part is only {len(val_ids)} tokens, not more than one context "
+                        f"of {args.block_size}; give a longer text or a smaller --block-size")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd, args.dropout)
     check_fits(partial(GPT, config), "this GPT")
     model = GPT(config).to(device)
-    print(f"{args.text.name}: {len(text):,} characters, {len(tokenizer)} distinct; "
-          f"{len(train_ids):,} to train on, {len(val_ids):,} to validate on")
+    print(f"{args.text.name}: {len(text):,} characters; {len(train_text):,} to train on, {len(val_text):,} to "
+          f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "
+          "characters per token)")
     print(f"   GPT: {args.n_layer} blocks x {args.n_head} heads, width {args.n_embd}, context {args.block_size}; "
           f"{model.num_parameters():,} parameters, on {device} in {str(precision.dtype)[6:]}"
           + (", compiled" if args.compile else ""))
@@ -388,30 +420,31 @@ def main() -> None:
     shares = f" ({team.size} processes x {args.batch_size})" if team.size > 1 else ""
     print(f"   AdamW lr {args.lr} (warm-up {args.warmup_iters} steps, cosine to {args.min_lr}), weight decay "
           f"{args.weight_decay}, clip {args.grad_clip}; {args.max_iters} steps x {batch} windows{shares} x "
-          f"{args.block_size} characters = {args.max_iters * batch * args.block_size:,} characters seen")
-    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per character\n")
+          f"{args.block_size} tokens = {args.max_iters * batch * args.block_size:,} tokens seen")
+    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per token\n")
 
-    previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
     to_beat = math.inf if args.overwrite else previous
     if math.isfinite(to_beat):
-        print(f"   {args.out} already holds a model of this text with validation loss {to_beat:.4f}; "
+        print(f"   {args.out} already holds a model of this text that scored {to_beat:.4f} bits per character; "
               "it is replaced only by a better one (--overwrite to replace it anyway)\n")
-    best = {"val_loss": to_beat, "step": None}
+    best = {"val_bpc": to_beat, "step": None}
     hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {"processes": team.size,
                                                                           "dtype": str(precision.dtype)[6:]}
 
-    def save(val_loss: float, history: list[dict]) -> bool:
+    def save(val_bpc: float, history: list[dict]) -> bool:
         """A new best: the checkpoint and its record, written together so they always describe one model."""
-        if val_loss >= best["val_loss"]:
+        if val_bpc >= best["val_bpc"]:
             return False
-        best.update(val_loss=val_loss, step=history[-1]["step"])
-        save_gpt(args.out, model, tokenizer, best_val_loss=val_loss, best_step=best["step"], history=history,
-                 hyperparameters=hyperparameters, text=args.text.name, text_sha256=text_sha)
+        best.update(val_bpc=val_bpc, val_loss=history[-1]["val_loss"], step=history[-1]["step"])
+        scores = {"best_val_bpc": val_bpc, "best_val_loss": best["val_loss"], "best_step": best["step"]}
+        save_gpt(args.out, model, tokenizer, **scores, history=history, hyperparameters=hyperparameters,
+                 text=args.text.name, text_sha256=text_sha)
         seconds = history[-1]["seconds"]
         write_record(args.out.with_suffix(".json"), {
             "lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
-            "hyperparameters": hyperparameters, "history": history, "best_val_loss": val_loss,
-            "best_step": best["step"], "train_seconds": seconds, "tokens_per_second": history[-1]["tokens"] / seconds})
+            "characters_per_token": len(val_text) / len(val_ids), "hyperparameters": hyperparameters,
+            "history": history, **scores, "train_seconds": seconds,
+            "tokens_per_second": history[-1]["tokens"] / seconds})
         return True
 
     try:
@@ -427,29 +460,30 @@ def main() -> None:
 
     seconds = history[-1]["seconds"]
     tokens_per_s = history[-1]["tokens"] / seconds
-    print(f"\n   {seconds:.0f} s of training ({tokens_per_s:,.0f} characters per second), "
+    print(f"\n   {seconds:.0f} s of training ({tokens_per_s:,.0f} tokens per second), "
           f"{model.num_parameters():,} parameters")
     if best["step"] is None:
-        print(f"   this run's best validation loss, {min(h['val_loss'] for h in history):.4f}, did not beat "
-              f"{best['val_loss']:.4f}: {args.out} is unchanged")
+        print(f"   this run's best, {min(h['val_bpc'] for h in history):.4f} bits per character, did not beat "
+              f"{best['val_bpc']:.4f}: {args.out} is unchanged")
     else:
-        print(f"   best validation loss {best['val_loss']:.4f} nats/char ({best['val_loss'] / math.log(2):.3f} bits) "
-              f"at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
+        print(f"   best validation score {best['val_bpc']:.4f} bits per character ({best['val_loss']:.4f} nats per "
+              f"token) at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
     first, final = history[0], history[-1]
-    gap_first, gap_final = first["val_loss"] - first["train_loss"], final["val_loss"] - final["train_loss"]
-    if gap_final > gap_first + 0.05:
+    gap_first, gap_final = first["val_bpc"] - first["train_bpc"], final["val_bpc"] - final["train_bpc"]
+    if gap_final > gap_first + 0.07:  # bits per character, about 0.05 nats
         print(f"   validation minus train grew from {gap_first:+.3f} (step {first['step']}) to {gap_final:+.3f}: "
               "part of what it learned (names, phrases of the training plays) does not carry over to new text")
     else:
         print(f"   validation minus train went from {gap_first:+.3f} to {gap_final:+.3f}: no sign of memorising yet")
-    lowest = min(history, key=lambda h: h["val_loss"])
+    lowest = min(history, key=lambda h: h["val_bpc"])
     if lowest is final:
         print("   the validation loss was still falling at the last evaluation: more steps would likely help")
     else:
         print(f"   the validation loss bottomed out at step {lowest['step']}: later steps only fitted the training "
               "text")
-    save_figure(plot_curves(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT"),
-                f"08_{args.text.stem}_loss_curves")
+    save_figure(plot_curves(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT, "
+                                     f"{len(tokenizer)} {'BPE tokens' if args.tokenizer == 'bpe' else 'characters'}"),
+                figure)
     print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt 'ROMEO:'")
     show_or_close(args.no_show)
 

@@ -1,25 +1,31 @@
 """Lesson 09 - use the trained language model: sampling knobs, and a KV cache that makes it fast.
 
-The model of lesson 08 turns a text into logits z for the next character.
-Writing is a loop: turn z into probabilities, draw a character, append it,
-repeat. How z becomes probabilities is where the knobs are:
+The model of lesson 08 turns a text into logits z for the next token (a
+character, or a BPE token of a few characters: the checkpoint says which, and
+this lesson works the same for both). Writing is a loop: turn z into
+probabilities, draw a token, append it, repeat. How z becomes probabilities
+is where the knobs are:
 
-* **Greedy** (temperature 0): always take the likeliest character. Repeatable,
+* **Greedy** (temperature 0): always take the likeliest token. Repeatable,
   but it falls into loops ("the the the ...") because nothing ever varies.
 * **Temperature T**: p_i = exp(z_i / T) / sum_j exp(z_j / T). T = 1 is the
   model's own distribution; T < 1 sharpens it (safer, duller), T > 1
   flattens it (more surprising, more misspelt).
-* **Top-k**: keep the k likeliest characters, renormalise, draw among them:
-  the long tail of unlikely characters can never be chosen.
-* **Top-p** (nucleus): keep the smallest set of characters whose probabilities
+* **Top-k**: keep the k likeliest tokens, renormalise, draw among them:
+  the long tail of unlikely tokens can never be chosen.
+* **Top-p** (nucleus): keep the smallest set of tokens whose probabilities
   add up to at least p. Where the model is sure, that is one or two
-  characters; where it is unsure, many - the cut adapts to the context.
+  tokens; where it is unsure, many - the cut adapts to the context.
 
-**The KV cache.** Without one, producing character n+1 runs the whole
-context of n characters through every layer again, although the keys and
-values of characters 1..n are exactly what they were at the previous step:
-position s's key depends only on characters 1..s (the causal mask). So each
-layer keeps its keys and values; a new step feeds only the newest character,
+A BPE token may hold only part of a character (an emoji is four bytes), so
+text is printed through a UTF-8 decoder that waits for a character's last
+byte (``stream_text`` in common/tokenizers.py): never half a character.
+
+**The KV cache.** Without one, producing token n+1 runs the whole
+context of n tokens through every layer again, although the keys and
+values of tokens 1..n are exactly what they were at the previous step:
+position s's key depends only on tokens 1..s (the causal mask). So each
+layer keeps its keys and values; a new step feeds only the newest token,
 computes its query, key and value, appends the key and value to the cache and
 attends over all of them. Per step that is O(1) instead of O(n) rows through
 the network. Position embeddings are learned for positions 0..block_size-1,
@@ -49,7 +55,7 @@ cache" and "sampling" are this lesson's):
    argmax; otherwise the logits minus their maximum are divided by T (in
    float64, so a tiny T gives greedy rather than inf/inf); top-k masks all
    logits below the k-th largest with -inf; softmax; top-p sorts, keeps each
-   character whose likelier predecessors hold less than p, and renormalises.
+   token whose likelier predecessors hold less than p, and renormalises.
 2. ``LayerCache``: two buffers of a whole context per layer, filled from the
    left; ``extend`` writes the new keys and values after the cached ones and
    returns everything filled so far.
@@ -59,7 +65,7 @@ cache" and "sampling" are this lesson's):
    every cached key and none after its own position.
 4. ``GPT.forward``: position embeddings start at ``past``, not 0.
 5. ``window_start`` and ``generate``: the loop - the window, the jump that
-   drops the cache, the prefill, then one new character per step through
+   drops the cache, the prefill, then one new token per step through
    ``next_token_probs`` and ``torch.multinomial``.
 
 Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
@@ -79,7 +85,7 @@ from common import UserError
 from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
 from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs, window_start
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.text import CharTokenizer
+from common.tokenizers import Tokenizer, describe, stream_text, token_text
 
 KNOBS = {  # name: (temperature, top_k, top_p)
     "greedy": (0.0, None, None),
@@ -91,8 +97,9 @@ KNOBS = {  # name: (temperature, top_k, top_p)
 }
 
 
-def prompt_ids(tokenizer: CharTokenizer, prompt: str) -> list[int]:
-    """Encode the prompt, saying which characters the model has never seen (they become the fallback)."""
+def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """Encode the prompt, saying which characters a character model has never seen (they become the fallback;
+    BPE knows every byte)."""
     unknown = tokenizer.unknown(prompt)
     if unknown:
         print(f"   note: {unknown!r} not in the model's vocabulary; each is replaced by "
@@ -108,29 +115,29 @@ def quoted(prompt: str, tail: int = 40) -> str:
     return repr(prompt) if len(prompt) <= tail else f"...{prompt[-tail:]!r}"
 
 
-def write(model: GPT, tokenizer: CharTokenizer, ids: list[int], n: int, knob: tuple, seed: int) -> str:
+def write(model: GPT, tokenizer: Tokenizer, ids: list[int], n: int, knob: tuple, seed: int) -> str:
     temperature, top_k, top_p = knob
     generator = torch.Generator().manual_seed(seed)
     return tokenizer.decode(list(generate(model, ids, n, temperature, top_k, top_p, generator)))
 
 
 @torch.no_grad()
-def show_knobs(model: GPT, tokenizer: CharTokenizer, ids: list[int], prompt: str) -> plt.Figure:
-    """Print and plot the next-character distribution after the prompt under each knob."""
+def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) -> plt.Figure:
+    """Print and plot the next-token distribution after the prompt under each knob."""
     block = model.config.block_size
     window = ids[window_start(len(ids), 0, block):]  # the window generate() starts from
     logits = model(torch.tensor([window]))[0, -1]
-    print(f"\nThe next character after {quoted(prompt)}, under each setting (the 8 likeliest shown):")
+    print(f"\nThe next token after {quoted(prompt)}, under each setting (the 8 likeliest shown):")
     fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)
-    top = torch.topk(logits, 12).indices  # the same 12 characters in every panel
-    labels = ["_" if tokenizer.vocab[i] == " " else repr(tokenizer.vocab[i])[1:-1] for i in top.tolist()]  # as 07
+    top = torch.topk(logits, 12).indices  # the same 12 tokens in every panel
+    labels = [repr(token_text(tokenizer, i).replace(" ", "_"))[1:-1] for i in top.tolist()]  # spaces as 07 draws them
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
         entropy = abs(float(-(probs[probs > 0] * probs[probs > 0].log()).sum()))  # abs: no "-0.00"
         best = torch.topk(probs, 8)
-        shown = "  ".join(f"{tokenizer.vocab[i]!r} {p:.2f}" for p, i in zip(best.values.tolist(),
-                                                                             best.indices.tolist()) if p > 0)
+        shown = "  ".join(f"{token_text(tokenizer, i)!r} {p:.2f}" for p, i in zip(best.values.tolist(),
+                                                                                    best.indices.tolist()) if p > 0)
         print(f"   {name:<16} {kept:>2} possible, entropy {entropy:.2f} nats:  {shown}")
         ax.bar(range(len(top)), probs[top].numpy(), color="tab:blue")
         ax.set_xticks(range(len(top)), labels)
@@ -171,7 +178,7 @@ def measure_cache(model: GPT, ids: list[int], n: int, repeats: int = 3) -> dict:
             "cached_tokens": measured["cached"][1], "full_tokens": measured["full"][1]}
 
 
-def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:
+def interactive(model: GPT, tokenizer: Tokenizer, args) -> None:
     print("\nType a prompt and press Enter (an empty line or Ctrl-D ends).")
     while True:
         try:
@@ -181,8 +188,9 @@ def interactive(model: GPT, tokenizer: CharTokenizer, args) -> None:
         if not prompt:
             break
         ids = prompt_ids(tokenizer, prompt)
-        for token in generate(model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p):
-            print(tokenizer.decode([token]), end="", flush=True)
+        tokens = generate(model, ids, args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+        for text in stream_text(tokenizer, tokens):
+            print(text, end="", flush=True)
         print()
 
 
@@ -190,9 +198,9 @@ def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--prompt", default="ROMEO:\nI love th", help="the text to continue (it may end mid-word)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=300, help="characters to write")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=300, help="tokens to write (a token is a character for a character model)")
     parser.add_argument("--temperature", type=non_negative_float, default=0.8, help="0 is greedy")
-    parser.add_argument("--top-k", type=positive_int, help="draw only among the k likeliest characters")
+    parser.add_argument("--top-k", type=positive_int, help="draw only among the k likeliest tokens")
     parser.add_argument("--top-p", type=fraction, help="draw only from the smallest set holding this probability")
     parser.add_argument("--interactive", action="store_true", help="a prompt loop in the terminal")
     args = parser.parse_args()
@@ -204,8 +212,8 @@ def main() -> None:
     model, tokenizer, checkpoint = load_gpt(args.checkpoint)
     config = model.config
     print(f"{args.checkpoint}: {model.num_parameters():,} parameters, {config.n_layer} blocks x {config.n_head} heads, "
-          f"context {config.block_size}; validation loss {checkpoint.get('best_val_loss', float('nan')):.4f} "
-          f"nats/char on {checkpoint.get('text', '?')}")
+          f"context {config.block_size} tokens of {describe(tokenizer)}; validation "
+          f"{checkpoint.get('best_val_bpc', float('nan')):.4f} bits per character on {checkpoint.get('text', '?')}")
     if args.interactive:
         interactive(model, tokenizer, args)
         return
@@ -213,26 +221,26 @@ def main() -> None:
     ids = prompt_ids(tokenizer, args.prompt)
     save_figure(show_knobs(model, tokenizer, ids, args.prompt), "09_sampling_knobs")
 
-    print(f"\n150 characters after {quoted(args.prompt)} under each setting (seed {args.seed}):")
+    print(f"\n150 tokens after {quoted(args.prompt)} under each setting (seed {args.seed}):")
     for name, knob in KNOBS.items():
         text = write(model, tokenizer, ids, 150, knob, args.seed)
         print(f"\n-- {name}\n   | " + text.replace("\n", "\n   | "))
 
     n = 2 * config.block_size  # long enough to run past the context window once
-    print(f"\nThe KV cache: {n} characters, greedy, from {quoted(args.prompt)} (context {config.block_size}):")
+    print(f"\nThe KV cache: {n} tokens, greedy, from {quoted(args.prompt)} (context {config.block_size}):")
     measured = measure_cache(model, ids, n)
     slow, fast = measured["full"], measured["cached"]
     without, cached = measured["full_tokens"], measured["cached_tokens"]
     same = without == cached
-    print(f"   without a cache: {slow:8.0f} characters/s   (the whole window through the network every step)")
-    print(f"   with a KV cache: {fast:8.0f} characters/s   (one new character per step)")
+    print(f"   without a cache: {slow:8.0f} tokens/s   (the whole window through the network every step)")
+    print(f"   with a KV cache: {fast:8.0f} tokens/s   (one new token per step)")
     print(f"   speed-up {fast / slow:.1f}x (medians of 3 after a warm-up, order alternating); the two texts are "
-          + ("identical, character for character" if same else
-             f"different from character {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
+          + ("identical, token for token" if same else
+             f"different from token {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
 
     knob = (args.temperature, args.top_k, args.top_p)
     print(f"\nYour settings: temperature {args.temperature}, top-k {args.top_k or 'off'}, "
-          f"top-p {args.top_p or 'off'}, {args.max_new_tokens} characters:")
+          f"top-p {args.top_p or 'off'}, {args.max_new_tokens} tokens:")
     print("   | " + (args.prompt + write(model, tokenizer, ids, args.max_new_tokens, knob, args.seed))
           .replace("\n", "\n   | "))
     show_or_close(args.no_show)

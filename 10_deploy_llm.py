@@ -6,8 +6,10 @@ server) with four endpoints:
 
     GET  /health            is it up? which model? how many requests are waiting?
     POST /generate          {"prompt": "ROMEO:", "max_new_tokens": 200, ...} -> the whole text as JSON
-    POST /generate/stream   the same request; the characters arrive one by one as
-                            Server-Sent Events ("data: {...}" lines) while they are produced
+    POST /generate/stream   the same request; the text arrives token by token as
+                            Server-Sent Events ("data: {...}" lines) while it is produced
+                            (whole characters only: a BPE token that ends mid-character
+                            waits for the next, see stream_text in common/tokenizers.py)
     GET  /                  a page where a person types a prompt and watches the text appear
 
 A server meets clients it did not write, so it must keep serving whatever they
@@ -24,13 +26,13 @@ send. What makes this a real server rather than a demo:
 * **Generation never blocks the event loop.** The server answers every client
   from one event loop; a forward pass run there would freeze /health and
   every other client until it finished. So generation runs in a worker thread,
-  and the loop only passes its characters on.
+  and the loop only passes its text on.
 * **One generation at a time, and a bounded waiting line.** The worker pool
   has one thread, so two generations never fight over the CPU cores. At most
   --max-waiting requests wait behind it; one more gets 503 with a Retry-After
   header at once, instead of waiting minutes without knowing why.
 * **A client that leaves frees the worker.** Its generation gets a stop flag
-  and ends at the next character, for the stream and the JSON endpoint alike.
+  and ends at the next token, for the stream and the JSON endpoint alike.
   An error inside a generation reaches its client as a message (an 'error'
   event, or a 422), never as a silent end.
 
@@ -67,7 +69,7 @@ from starlette.exceptions import HTTPException
 from common import ROOT, UserError
 from common.cli import lesson_parser, non_negative_int, port_number, run, thread_count
 from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt
-from common.text import CharTokenizer
+from common.tokenizers import Tokenizer, checksum, stream_text
 
 PAGE = ROOT / "web" / "index.html"
 MAX_PROMPT_CHARS = 2000
@@ -82,7 +84,7 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="the text to continue")
-    max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS, description="characters to write")
+    max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS, description="tokens to write (characters, for a character model)")
     temperature: float = Field(0.8, ge=0.0, le=5.0, allow_inf_nan=False, description="0 is greedy")
     top_k: int | None = Field(None, ge=1, le=1000, description="draw only among the k likeliest")
     top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
@@ -118,14 +120,15 @@ ERRORS = {code: {"model": ErrorResponse, "description": why} for code, why in [
 
 
 class Generation:
-    """One request's generation, run on the worker thread; ``stop`` ends it at the next character."""
+    """One request's generation, run on the worker thread; ``stop`` ends it at the next token."""
 
-    def __init__(self, model: GPT, tokenizer: CharTokenizer, request: GenerateRequest):
+    def __init__(self, model: GPT, tokenizer: Tokenizer, request: GenerateRequest):
         self.model, self.tokenizer, self.request = model, tokenizer, request
         self.stop = threading.Event()
         self.unknown = tokenizer.unknown(request.prompt)
+        self.count = 0  # tokens drawn so far
 
-    def tokens(self) -> Iterator[str]:
+    def ids(self) -> Iterator[int]:
         r = self.request
         generator = torch.Generator()
         if r.seed is None:
@@ -136,7 +139,12 @@ class Generation:
         for token in generate(self.model, ids, r.max_new_tokens, r.temperature, r.top_k, r.top_p, generator):
             if self.stop.is_set():
                 return
-            yield self.tokenizer.decode([token])
+            self.count += 1
+            yield token
+
+    def tokens(self) -> Iterator[str]:
+        """The text, piece by piece as the tokens arrive, in whole characters."""
+        return stream_text(self.tokenizer, self.ids())
 
     def text(self) -> str:
         return "".join(self.tokens())
@@ -169,14 +177,15 @@ class WaitingLine:
         return max(0, self.admitted - 1)
 
 
-def create_app(model: GPT, tokenizer: CharTokenizer, info: dict, max_waiting: int = 8) -> FastAPI:
+def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 8) -> FastAPI:
     """The web service around one loaded model."""
-    app = FastAPI(title="Lesson 10: a character-level GPT", version="1")
+    app = FastAPI(title="Lesson 10: a small GPT", version="1")
     app.add_middleware(LimitBodySize, limit=MAX_BODY_BYTES)
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")  # one generation at a time
     line = WaitingLine(max_waiting)
-    health = {"status": "ready", "parameters": model.num_parameters(), "vocab_size": len(tokenizer),
-              "vocab_checksum": tokenizer.checksum(), "context": model.config.block_size, **info}
+    health = {"status": "ready", "parameters": model.num_parameters(), "tokenizer": tokenizer.kind,
+              "vocab_size": len(tokenizer), "vocab_checksum": checksum(tokenizer), "context": model.config.block_size,
+              **info}
     page = PAGE.read_text(encoding="utf-8")
 
     @app.exception_handler(RequestValidationError)
@@ -215,7 +224,7 @@ def create_app(model: GPT, tokenizer: CharTokenizer, info: dict, max_waiting: in
         finally:
             generation.stop.set()  # if this request was cancelled, its queued or running work ends early
             leave()
-        return GenerateResponse(prompt=request.prompt, text=text, tokens=len(text),
+        return GenerateResponse(prompt=request.prompt, text=text, tokens=generation.count,
                                 seconds=round(time.perf_counter() - start, 4), unknown_characters=generation.unknown)
 
     @app.post("/generate/stream", response_class=StreamingResponse,
@@ -230,11 +239,11 @@ def create_app(model: GPT, tokenizer: CharTokenizer, info: dict, max_waiting: in
                                  headers={"Cache-Control": "no-cache"})
 
     async def stream_events(generation: Generation, leave: Callable[[], None]):
-        """Server-Sent Events: one 'data:' line per character, then 'event: done' (or 'event: error')."""
+        """Server-Sent Events: one 'data:' line per piece of text, then 'event: done' (or 'event: error')."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Exception | None] = asyncio.Queue()
 
-        def produce() -> None:  # runs on the worker thread; hands each character to the event loop
+        def produce() -> None:  # runs on the worker thread; hands each piece of text to the event loop
             try:
                 for text in generation.tokens():
                     loop.call_soon_threadsafe(queue.put_nowait, text)
@@ -243,7 +252,7 @@ def create_app(model: GPT, tokenizer: CharTokenizer, info: dict, max_waiting: in
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 
-        start, count = time.perf_counter(), 0
+        start = time.perf_counter()
         try:
             worker.submit(produce)
             if generation.unknown:
@@ -253,11 +262,10 @@ def create_app(model: GPT, tokenizer: CharTokenizer, info: dict, max_waiting: in
                     message = f"could not generate with these settings: {item}"[:500]
                     yield f"event: error\ndata: {json.dumps({'error': message})}\n\n"
                     return
-                count += 1
                 yield f"data: {json.dumps({'token': item})}\n\n"
             seconds = time.perf_counter() - start
-            yield f"event: done\ndata: {json.dumps({'tokens': count, 'seconds': round(seconds, 4)})}\n\n"
-        finally:  # also when the client disconnects: the worker stops at the next character
+            yield f"event: done\ndata: {json.dumps({'tokens': generation.count, 'seconds': round(seconds, 4)})}\n\n"
+        finally:  # also when the client disconnects: the worker stops at the next token
             generation.stop.set()
             leave()
 
@@ -297,7 +305,7 @@ def load_app(checkpoint: Path, max_waiting: int = 8) -> FastAPI:
         raise UserError(f"{checkpoint}: no such checkpoint; train one first with python 08_train_llm.py "
                         "(or --quick for a 2-minute model)")
     model, tokenizer, saved = load_gpt(checkpoint)
-    info = {"checkpoint": checkpoint.name, "text": saved.get("text"), "val_loss": saved.get("best_val_loss")}
+    info = {"checkpoint": checkpoint.name, "text": saved.get("text"), "val_bpc": saved.get("best_val_bpc")}
     return create_app(model, tokenizer, info, max_waiting)
 
 
@@ -342,13 +350,13 @@ def selftest(app: FastAPI) -> None:
               f"vocabulary checksum {health['vocab_checksum']}")
         body = {"prompt": "ROMEO:", "max_new_tokens": 60, "temperature": 0.8, "seed": 0}
         answer = json.load(call("/generate", body))
-        print(f"   POST /generate -> {answer['tokens']} characters in {answer['seconds']:.2f} s: "
+        print(f"   POST /generate -> {answer['tokens']} tokens in {answer['seconds']:.2f} s: "
               f"{(answer['prompt'] + answer['text'])!r}")
         events = [line[6:] for line in call("/generate/stream", body).read().decode().splitlines()
                   if line.startswith("data: ")]
         tokens = [json.loads(data)["token"] for data in events if '"token"' in data]
         same = "the same text as /generate (same seed)" if "".join(tokens) == answer["text"] else "a DIFFERENT text"
-        print(f"   POST /generate/stream -> {len(tokens)} events, one per character; {same}")
+        print(f"   POST /generate/stream -> {len(tokens)} events of text; {same}")
         try:
             call("/generate", {"prompt": "x", "max_new_tokens": 10**9})
         except urllib.error.HTTPError as error:

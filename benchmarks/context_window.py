@@ -27,7 +27,7 @@ from lessons import load_lesson  # also puts the repository root on sys.path
 from torch.nn import functional as F
 
 from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, window_start
-from common.text import SHAKESPEARE, read_text, split_ids
+from common.text import SHAKESPEARE, read_text, split_text
 
 AFTER_JUMP = 16  # characters right after a jump, where the jumping window has the least context
 
@@ -85,7 +85,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, tokenizer, _ = load_gpt(args.checkpoint)
     block = model.config.block_size
-    _, val_ids = split_ids(torch.tensor(tokenizer.encode(read_text(args.text, min_chars=1)), dtype=torch.long))
+    _, val_text = split_text(read_text(args.text, min_chars=1))
+    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
     ids = val_ids[:args.chars + 1]
     jumping, soon = jumping_losses(model, ids)
     sliding = sliding_losses(model, ids)

@@ -47,7 +47,7 @@ def main() -> None:
             record = train(n, args.steps, Path(tmp))
         print(f"   {n} process{'es' if n > 1 else ''} x {GLOBAL_BATCH // n} windows: "
               f"{record['tokens_per_second']:8,.0f} characters per second of training "
-              f"({record['train_seconds']:.1f} s), validation loss {record['best_val_loss']:.4f}")
+              f"({record['train_seconds']:.1f} s), validation {record['best_val_bpc']:.4f} bits per character")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ checkpoint_path = _checked(Path, lambda p: p.suffix == ".pt", "a checkpoint path
 shift_pixels = _checked(float, lambda v: 0 <= v <= 64, "a shift from 0 to 64 pixels")
 angle_degrees = _checked(float, lambda v: 0 <= v <= 180, "an angle from 0 to 180 degrees")
 seed_number = _checked(int, lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1")  # NumPy's range
+bpe_vocab_size = _checked(int, lambda v: 256 <= v <= 4096, "a BPE vocabulary from 256 to 4096 tokens")
 port_number = _checked(int, lambda v: 0 < v < 65536, "a port from 1 to 65535")
 CORES = os.cpu_count() or 1
 thread_count = _checked(int, lambda v: 0 < v <= CORES, f"a thread count from 1 to {CORES}")

@@ -15,9 +15,9 @@ shapes in the comments (B batch, T time, C channels, nh heads, hs head size).
          ... n_layer times ...
     logits = head(LayerNorm(x))                                               (B, T, vocab)
 
-Generation runs the model once per new character. A **KV cache** keeps each
-layer's keys and values of the characters already seen, so each step feeds
-only the newest character instead of the whole context again (lesson 09).
+Generation runs the model once per new token. A **KV cache** keeps each
+layer's keys and values of the tokens already seen, so each step feeds
+only the newest token instead of the whole context again (lesson 09).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from torch.nn import functional as F
 from common import MODELS_DIR
 from common.nets import CheckpointError, safe_torch_load
 from common.records import atomic_write, is_finite_number
-from common.text import SHAKESPEARE, CharTokenizer
+from common.text import SHAKESPEARE
+from common.tokenizers import Tokenizer, tokenizer_from_dict
 
-CHECKPOINT_FORMAT = "nn-tutorial-gpt/1"
+CHECKPOINT_FORMAT = "nn-tutorial-gpt/2"  # /2: the tokenizer stored as plain data, scores in bits per character
 MAX_SIZE = 65536  # no size of a model this series trains comes near it
 DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 writes by default; 09 and 10 read it
 
@@ -47,7 +48,7 @@ DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 wri
 @dataclass
 class GPTConfig:
     vocab_size: int
-    block_size: int = 128  # context: the most characters the model sees at once
+    block_size: int = 128  # context: the most tokens the model sees at once
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
@@ -134,7 +135,7 @@ class GPT(nn.Module):
         self.apply(init_weights)
 
     def forward(self, idx: torch.Tensor, cache: list[LayerCache] | None = None) -> torch.Tensor:
-        """Logits for the next character at every position: (B, T) ids -> (B, T, vocab)."""
+        """Logits for the next token at every position: (B, T) ids -> (B, T, vocab)."""
         B, T = idx.shape
         past = len(cache[0]) if cache else 0
         if past + T > self.config.block_size:
@@ -195,7 +196,7 @@ class LayerCache:
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                      top_p: float | None = None) -> torch.Tensor:
-    """Turn one position's logits (vocab,) into the distribution the next character is drawn from.
+    """Turn one position's logits (vocab,) into the distribution the next token is drawn from.
 
     temperature 0 is greedy (all mass on the argmax); T < 1 sharpens, T > 1 flattens;
     top-k keeps the k likeliest; top-p keeps the smallest set whose probability reaches p.
@@ -205,7 +206,7 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
         return F.one_hot(logits.argmax(), logits.numel()).to(dtype)
     # Subtracting the largest logit changes no probability but keeps the scaled logits <= 0, and
     # float64 holds any positive temperature a user can type: a temperature of 1e-300 then gives
-    # exp(0) = 1 for the likeliest character and exp(-huge) = 0 for the rest, i.e. greedy, not inf / inf.
+    # exp(0) = 1 for the likeliest token and exp(-huge) = 0 for the rest, i.e. greedy, not inf / inf.
     logits = (logits.double() - logits.max()) / temperature
     if top_k is not None and top_k < logits.numel():
         kth_largest = torch.topk(logits, top_k).values[-1]
@@ -213,10 +214,10 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     probs = F.softmax(logits, dim=-1)
     if top_p is not None and top_p < 1:
         sorted_probs, order = probs.sort(descending=True)
-        before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier characters
+        before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier tokens
         keep = torch.zeros_like(probs, dtype=torch.bool)
         keep[order] = before < top_p
-        keep[order[0]] = True  # the likeliest character always stays, however small p is
+        keep[order[0]] = True  # the likeliest token always stays, however small p is
         probs = torch.where(keep, probs, 0.0)
         probs = probs / probs.sum()
     return probs.to(dtype)
@@ -238,7 +239,7 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
     0..block_size-1, so when the window is full it cannot simply slide by one:
     every cached key was computed at a position that would then be wrong. So
     when it overflows, the window jumps: it keeps the newest block_size // 2
-    characters, the cache is rebuilt from them (one "prefill"), and generation
+    tokens, the cache is rebuilt from them (one "prefill"), and generation
     goes on. With use_cache=False the same window is recomputed in full at
     every step - the same numbers, much more work.
     """
@@ -253,7 +254,7 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
         if jumped != start:
             start, cache = jumped, None  # the window jumps; cached positions are stale
         if use_cache and cache is not None:
-            new = tokens[-1:]  # only the newest character goes through the network
+            new = tokens[-1:]  # only the newest token goes through the network
         else:
             new = tokens[start:]  # the whole window (the prefill, when caching)
             cache = model.new_cache() if use_cache else None
@@ -267,24 +268,25 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
 # ----------------------------------------------------------------------------- checkpoints (plumbing)
 
 
-def save_gpt(path: Path, model: GPT, tokenizer: CharTokenizer, **extra) -> None:
-    """Tensors, the config, the vocabulary and plain values only; written atomically."""
-    checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "vocab": tokenizer.vocab,
+def save_gpt(path: Path, model: GPT, tokenizer: Tokenizer, **extra) -> None:
+    """Tensors, the config, the tokenizer as plain data (its characters or its merges) and plain values only;
+    written atomically."""
+    checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "tokenizer": tokenizer.to_dict(),
                   "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
     atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
-def load_gpt(path: Path) -> tuple[GPT, CharTokenizer, dict]:
+def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
     """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode), after checking what it claims."""
-    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "08_train_llm.py")
+    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "this version of 08_train_llm.py")
     try:
         config = GPTConfig(**checkpoint["config"])
         check_config(config)
-        tokenizer = CharTokenizer(checkpoint["vocab"])
+        tokenizer = tokenizer_from_dict(checkpoint["tokenizer"])
         if len(tokenizer) != config.vocab_size:
-            raise ValueError(f"vocabulary of {len(tokenizer)} characters, model expects {config.vocab_size}")
-        if not is_finite_number(checkpoint.get("best_val_loss", 0.0)):
-            raise ValueError("its best_val_loss is not a finite number")
+            raise ValueError(f"its tokenizer has {len(tokenizer)} tokens, the model expects {config.vocab_size}")
+        if not is_finite_number(checkpoint.get("best_val_bpc", 0.0)):
+            raise ValueError("its best_val_bpc is not a finite number")
         model = GPT(config)
         model.load_state_dict(checkpoint["state_dict"])
         if not all(p.isfinite().all() for p in model.parameters()):

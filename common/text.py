@@ -1,18 +1,13 @@
-"""Text for the language-model lessons (07-10): reading it, a character tokenizer, batches. Taught in
-lesson 07 (the tokenizer) and lesson 08 (random windows as batches, evaluation over a whole split).
-
-A character-level model reads and writes one character at a time, so its
-tokenizer is a table: the sorted set of characters in the training text, each
-given an integer id. ``encode`` turns a string into ids and ``decode`` turns
-ids back into a string. A prompt may hold characters the training text never
-had; they cannot be looked up, so they are replaced by a fallback character
-(a space when the vocabulary has one) and reported, never a ``KeyError``.
+"""Text for the language-model lessons (07-10): reading it, splitting it, batches, scoring a model on it.
+Taught in lesson 08 (random windows as batches, evaluation over a whole split, bits per character); the
+tokenizers that turn it into ids are lesson 07's, in common/tokenizers.py.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -20,36 +15,6 @@ from common import TEXTS_DIR, UserError
 
 SHAKESPEARE = TEXTS_DIR / "tinyshakespeare.txt"
 TRAIN_FRACTION = 0.9  # first 90% trains, the last 10% validates, as nanoGPT splits this text
-
-
-class CharTokenizer:
-    """Characters <-> integer ids, with the vocabulary taken from a text."""
-
-    def __init__(self, vocab: str):
-        self.vocab = vocab
-        self.ids = {ch: i for i, ch in enumerate(vocab)}
-        self.fallback = self.ids.get(" ", 0)
-
-    @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
-        return cls("".join(sorted(set(text))))
-
-    def __len__(self) -> int:
-        return len(self.vocab)
-
-    def encode(self, text: str) -> list[int]:
-        return [self.ids.get(ch, self.fallback) for ch in text]
-
-    def decode(self, ids: list[int]) -> str:
-        return "".join(self.vocab[i] for i in ids)
-
-    def unknown(self, text: str) -> str:
-        """The characters of ``text`` that are not in the vocabulary (each once, in order)."""
-        return "".join(dict.fromkeys(ch for ch in text if ch not in self.ids))
-
-    def checksum(self) -> str:
-        """A short fingerprint of the vocabulary: two models agree on ids only if this agrees."""
-        return hashlib.sha256(self.vocab.encode("utf-8")).hexdigest()[:16]
 
 
 def read_text(path: Path, min_chars: int) -> str:
@@ -69,18 +34,19 @@ def read_text(path: Path, min_chars: int) -> str:
     return text
 
 
-def split_ids(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First 90% for training, last 10% for validation: contiguous, so no sentence is in both."""
-    n_train = int(TRAIN_FRACTION * len(ids))
-    return ids[:n_train], ids[n_train:]
+def split_text(text: str) -> tuple[str, str]:
+    """The first 90% of the characters for training, the last 10% for validation: contiguous, so no sentence is
+    in both, and split before tokenizing, so models with different tokenizers validate on the same characters."""
+    n_train = int(TRAIN_FRACTION * len(text))
+    return text[:n_train], text[n_train:]
 
 
 def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` random windows of the text; each target is its input shifted one character on.
+    """``batch_size`` random windows of the text; each target is its input shifted one token on.
 
     Every position t of a window is a training example: from characters 0..t,
-    predict character t+1. So one window of length T teaches T predictions.
+    predict token t+1. So one window of length T teaches T predictions.
     """
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
     offsets = torch.arange(block_size)
@@ -103,21 +69,34 @@ def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) 
     return x, y
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int, max_windows: int | None = None,
-             batch_size: int = 64) -> float:
-    """Mean cross-entropy (nats per character) over the windows of ``ids``, in eval mode (dropout off).
+class Score(NamedTuple):
+    nats_per_token: float  # the mean cross-entropy the model trains on
+    bits_per_char: float  # the same total over the characters the tokens hold: comparable across tokenizers
 
-    The same characters every time, so two evaluations differ only because the
-    model did - unlike an estimate from a few random batches.
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, ids: torch.Tensor, block_size: int, chars: torch.Tensor,
+             max_windows: int | None = None, batch_size: int = 64) -> Score:
+    """Cross-entropy over the windows of ``ids``, in eval mode (dropout off), per token and per character.
+
+    The same tokens every time, so two evaluations differ only because the model did - unlike an estimate
+    from a few random batches. Without ``max_windows`` every token after the first is predicted once (the
+    tail that fills no whole window in one shorter window). ``chars`` holds each token's number of characters
+    (common/tokenizers.py's characters_per_token): the total nats divided by the characters predicted, and by
+    ln 2, is bits per character, the same measure for a model of characters and one of BPE tokens.
     """
     was_training = model.training
     model.eval()
     x, y = windows(ids, block_size, max_windows)
-    total = 0.0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i : i + batch_size])  # (b, T, vocab)
-        total += torch.nn.functional.cross_entropy(logits.flatten(0, 1), y[i : i + batch_size].flatten(),
-                                                   reduction="sum").item()
+    batches = [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    if max_windows is None and y.numel() < len(ids) - 1:
+        batches.append((ids[y.numel() : -1][None], ids[y.numel() + 1 :][None]))  # (1, rest)
+    chars = chars.to(ids.device)
+    nats = tokens = characters = 0.0
+    for xb, yb in batches:
+        logits = model(xb)  # (b, T, vocab)
+        nats += torch.nn.functional.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum").item()
+        tokens += yb.numel()
+        characters += chars[yb].sum().item()
     model.train(was_training)
-    return total / y.numel()
+    return Score(nats / tokens, nats / characters / math.log(2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -20,8 +21,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from common.gpt import GPT, GPTConfig, generate, next_token_probs, save_gpt
-from common.text import CharTokenizer
+from common.gpt import GPT, GPTConfig, generate, load_gpt, next_token_probs, save_gpt
+from common.tokenizers import CharTokenizer, checksum
 
 VOCAB = "\n !,.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -32,7 +33,7 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = GPT(GPTConfig(len(VOCAB), block_size=32, n_layer=2, n_head=2, n_embd=32))
     path = tmp_path_factory.mktemp("models") / "08_gpt_test.pt"
-    save_gpt(path, model, CharTokenizer(VOCAB), best_val_loss=2.0, text="test.txt")
+    save_gpt(path, model, CharTokenizer(VOCAB), best_val_bpc=2.0, text="test.txt")
     return path
 
 
@@ -95,7 +96,7 @@ def test_09_prints_each_knob_and_the_cache_speed_up(tmp_path, checkpoint):
     for knob in ("greedy", "temperature 0.5", "temperature 1.5", "top-k 5", "top-p 0.9"):
         assert f"-- {knob}" in result.stdout
     assert "'¿' not in the model's vocabulary" in result.stdout
-    assert "identical, character for character" in result.stdout and "speed-up" in result.stdout
+    assert "identical, token for token" in result.stdout and "speed-up" in result.stdout
     assert (tmp_path / "figures" / "09_sampling_knobs.png").stat().st_size > 10_000
 
 
@@ -124,7 +125,7 @@ def test_health_names_the_model(client):
     health = client.get("/health").json()
     assert health["status"] == "ready" and health["busy"] is False
     assert health["parameters"] > 0 and health["vocab_size"] == len(VOCAB)
-    assert health["vocab_checksum"] == CharTokenizer(VOCAB).checksum()
+    assert health["vocab_checksum"] == checksum(CharTokenizer(VOCAB)) and health["tokenizer"] == "char"
 
 
 def test_generate_returns_the_text_and_a_seed_repeats_it(client):
@@ -152,6 +153,42 @@ def test_stream_sends_each_character_in_order_then_done(client):
     tokens = [data["token"] for name, data in parsed if name == "message"]
     assert len(tokens) == 30 and "".join(tokens) == whole
     assert parsed[-1][0] == "done" and parsed[-1][1]["tokens"] == 30
+
+
+@pytest.fixture(scope="module")
+def bpe_checkpoint(tmp_path_factory):
+    """A BPE model trained by lesson 08 on a text full of emoji, so that it writes them, a few tokens each."""
+    folder = tmp_path_factory.mktemp("bpe")
+    rng = random.Random(0)
+    (folder / "emoji.txt").write_text(" ".join(rng.choice(["to", "be", "🙂", "🙃", "é"]) for _ in range(3000)))
+    result = run_script("08_train_llm.py", "--text", str(folder / "emoji.txt"), "--tokenizer", "bpe", "--vocab-size",
+                        "262", "--block-size", "32", "--batch-size", "16", "--n-embd", "32", "--n-layer", "1",
+                        "--n-head", "2", "--warmup-iters", "10", "--max-iters", "200", "--eval-interval", "100",
+                        out=folder)
+    assert result.returncode == 0, result.stderr
+    return folder / "models" / "08_gpt_emoji_bpe.pt"
+
+
+def test_a_bpe_model_streams_whole_characters_and_emoji_come_back_intact(deploy, bpe_checkpoint):
+    _, tokenizer, _ = load_gpt(bpe_checkpoint)
+    assert tokenizer.kind == "bpe" and len(tokenizer.encode("🙂")) > 1  # an emoji spans tokens: partial ones exist
+    body = {"prompt": "to 🙂 be é", "max_new_tokens": 80, "temperature": 0.5, "seed": 0}
+    with TestClient(deploy.load_app(bpe_checkpoint)) as bpe_client:
+        assert bpe_client.get("/health").json()["tokenizer"] == "bpe"
+        whole = bpe_client.post("/generate", json=body).json()
+        parsed = events(bpe_client.post("/generate/stream", json=body))
+    pieces = [data["token"] for name, data in parsed if name == "message"]
+    assert whole["prompt"] == body["prompt"] and whole["unknown_characters"] == ""
+    assert whole["tokens"] == parsed[-1][1]["tokens"] == 80 and "".join(pieces) == whole["text"]
+    assert {"🙂", "🙃"} & set(pieces) and "\ufffd" not in whole["text"]  # each emoji arrived whole, in one piece
+
+
+def test_09_uses_a_bpe_checkpoint_and_its_cache(tmp_path, bpe_checkpoint):
+    result = run_script("09_use_llm.py", "--checkpoint", str(bpe_checkpoint), "--prompt", "to 🙂", "--max-new-tokens",
+                        "20", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "262 BPE tokens" in result.stdout and "vocabulary" not in result.stdout  # nothing unknown to BPE
+    assert "identical, token for token" in result.stdout
 
 
 def test_unknown_prompt_characters_are_reported_not_fatal(client):

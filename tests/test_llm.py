@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 
 import pytest
 import torch
@@ -14,14 +15,8 @@ from torch.nn import functional as F
 from common import UserError
 from common.gpt import GPT, CausalSelfAttention, GPTConfig, load_gpt, save_gpt
 from common.nets import CheckpointError
-from common.text import (
-    CharTokenizer,
-    evaluate,
-    get_batch,
-    read_text,
-    split_ids,
-    windows,
-)
+from common.text import evaluate, get_batch, read_text, split_text, windows
+from common.tokenizers import CharTokenizer, characters_per_token, checksum
 
 PATTERN = "the cat sat on the mat. the dog sat on the log. "
 
@@ -44,7 +39,7 @@ def test_tokenizer_round_trip_and_unknown_characters():
     assert tokenizer.decode(tokenizer.encode("hello world")) == "hello world"
     assert tokenizer.unknown("hex!") == "x!"
     assert tokenizer.decode(tokenizer.encode("hex!")) == "he  "  # unknown characters become the space
-    assert CharTokenizer("ab").checksum() != CharTokenizer("ba").checksum()
+    assert checksum(CharTokenizer("ab")) != checksum(CharTokenizer("ba"))
 
 
 @pytest.mark.parametrize("content, message", [
@@ -65,8 +60,8 @@ def test_batches_are_inputs_shifted_by_one_and_windows_cover_the_text():
     wx, wy = windows(ids, 10)
     assert wx.shape == (9, 10) and torch.equal(wx.flatten(), ids[:90]) and torch.equal(wy, wx + 1)
     assert windows(ids, 10, max_windows=3)[0][:, 0].tolist() == [0, 40, 80]
-    train, val = split_ids(ids)
-    assert len(train) == 90 and torch.equal(torch.cat([train, val]), ids)
+    train, val = split_text("x" * 90 + "y" * 10)
+    assert (train, val) == ("x" * 90, "y" * 10)
 
 
 # ----------------------------------------------------------------------------- attention
@@ -183,7 +178,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    loss = evaluate(model, ids, 32)
+    loss = evaluate(model, ids, 32, characters_per_token(tokenizer)).nats_per_token
     baseline = bigram_entropy(ids, len(tokenizer))
     assert baseline > 0.3  # context matters in this text: 't' is followed by 'h', ' ' or 'o'
     assert loss < baseline - 0.2, (loss, baseline)
@@ -192,7 +187,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
 def test_fresh_model_predicts_nearly_uniformly():
     model = GPT(tiny_config())
     ids = torch.randint(11, (400,))
-    assert abs(evaluate(model, ids, 16) - math.log(11)) < 0.05
+    assert abs(evaluate(model, ids, 16, torch.ones(11, dtype=torch.long)).nats_per_token - math.log(11)) < 0.05
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -200,9 +195,9 @@ def test_fresh_model_predicts_nearly_uniformly():
 
 def test_checkpoint_round_trip_and_refusals(tmp_path):
     model, tokenizer = GPT(tiny_config(vocab_size=4)), CharTokenizer("abcd")
-    save_gpt(tmp_path / "g.pt", model, tokenizer, best_val_loss=1.5)
+    save_gpt(tmp_path / "g.pt", model, tokenizer, best_val_bpc=1.5)
     restored, restored_tokenizer, checkpoint = load_gpt(tmp_path / "g.pt")
-    assert restored_tokenizer.vocab == "abcd" and checkpoint["best_val_loss"] == 1.5
+    assert restored_tokenizer.vocab == "abcd" and checkpoint["best_val_bpc"] == 1.5
     idx = torch.tensor([[0, 1, 2, 3]])
     assert torch.equal(model.eval()(idx), restored(idx))
 
@@ -210,15 +205,15 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         def __reduce__(self):
             return (print, ("this must never run",))
 
-    torch.save({"format": "nn-tutorial-gpt/1", "evil": Evil()}, tmp_path / "evil.pt")
+    torch.save({"format": "nn-tutorial-gpt/2", "evil": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="pickled Python objects"):
         load_gpt(tmp_path / "evil.pt")
     (tmp_path / "cut.pt").write_bytes((tmp_path / "g.pt").read_bytes()[:500])
     with pytest.raises(CheckpointError):
         load_gpt(tmp_path / "cut.pt")
-    checkpoint["vocab"] = "abc"  # one character short of the model
+    checkpoint["tokenizer"]["vocab"] = "abc"  # one character short of the model
     torch.save(checkpoint, tmp_path / "short.pt")
-    with pytest.raises(CheckpointError, match="vocabulary of 3"):
+    with pytest.raises(CheckpointError, match="tokenizer has 3 tokens"):
         load_gpt(tmp_path / "short.pt")
 
 
@@ -239,6 +234,7 @@ def test_07_prints_the_ladder_and_saves_its_figures(tmp_path, small_text):
     for rung in ("bigram table", "+ one attention head", "4 heads", "+ feed-forward", "+ residual, LayerNorm",
                  "GPT, 2 blocks"):
         assert rung in result.stdout
+    assert "learn_merges_fast learns the same" in result.stdout and "decode gives 'Café 🙂': the same text" in result.stdout
     for name in ("07_ladder", "07_attention"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
 
@@ -250,12 +246,35 @@ def test_08_trains_saves_and_never_replaces_a_better_model(tmp_path, small_text)
     assert first.returncode == 0, first.stderr
     checkpoint = tmp_path / "models" / "08_gpt_small.pt"
     model, tokenizer, saved = load_gpt(checkpoint)
-    assert saved["best_val_loss"] == min(h["val_loss"] for h in saved["history"]) < math.log(len(tokenizer))
+    assert saved["best_val_bpc"] == min(h["val_bpc"] for h in saved["history"]) < math.log2(len(tokenizer))
     assert (tmp_path / "figures" / "08_small_loss_curves.png").is_file()
     before = checkpoint.read_bytes()
     worse = run_script("08_train_llm.py", *args, "--max-iters", "2", "--eval-interval", "1", out=tmp_path)
     assert worse.returncode == 0, worse.stderr
     assert "is unchanged" in worse.stdout and checkpoint.read_bytes() == before
+
+
+def test_08_trains_on_bpe_tokens_and_scores_both_kinds_in_bits_per_character(tmp_path):
+    small_text = tmp_path / "small.txt"  # words in random order: BPE would squeeze a repeated pattern into a few tokens
+    rng = random.Random(0)
+    small_text.write_text(" ".join(rng.choice(PATTERN.split()) for _ in range(1500)))
+    args = ("--text", str(small_text), "--block-size", "16", "--batch-size", "8", "--n-embd", "16", "--n-layer", "1",
+            "--warmup-iters", "5", "--max-iters", "30", "--eval-interval", "30")
+    for tokenizer in ("char", "bpe"):
+        result = run_script("08_train_llm.py", *args, "--tokenizer", tokenizer, "--vocab-size", "280", out=tmp_path)
+        assert result.returncode == 0, result.stderr
+    char_model = load_gpt(tmp_path / "models" / "08_gpt_small.pt")
+    bpe_model = load_gpt(tmp_path / "models" / "08_gpt_small_bpe.pt")  # its own default path: nothing replaced
+    assert char_model[1].kind == "char" and bpe_model[1].kind == "bpe" and len(bpe_model[1]) == 280
+    for model, tokenizer, saved in (char_model, bpe_model):
+        val_text = small_text.read_text()[int(0.9 * len(small_text.read_text())):]
+        ids = torch.tensor(tokenizer.encode(val_text))
+        score = evaluate(model, ids, 16, characters_per_token(tokenizer))  # the whole validation text, again
+        assert saved["best_val_bpc"] == pytest.approx(score.bits_per_char, abs=1e-5)
+        assert saved["best_val_loss"] == pytest.approx(score.nats_per_token, abs=1e-5)
+    assert (tmp_path / "figures" / "08_small_bpe_loss_curves.png").is_file()
+    assert_one_line_error(run_script("08_train_llm.py", "--tokenizer", "bpe", "--vocab-size", "100", out=tmp_path),
+                          "--vocab-size", "256 to 4096")
 
 
 def test_08_bad_inputs_are_one_line(tmp_path):

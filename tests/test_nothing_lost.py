@@ -21,7 +21,7 @@ from test_data import write_idx, write_tiny_mnist
 from common.gpt import GPT, GPTConfig, save_gpt
 from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
 from common.records import write_record
-from common.text import CharTokenizer
+from common.tokenizers import CharTokenizer
 
 SCRIPTS = ["01_neuron_activation.py", "02_perceptron.py", "03_multilayer_perceptron.py",
            "04_neural_network_training.py", "05_visualize_training.py", "06_neural_network_inference.py",
@@ -250,14 +250,17 @@ def test_05_refuses_a_record_without_its_data_set(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["state_dict"]["head.bias"].fill_(float("nan")), "not all finite"),
     (lambda c: c["config"].update(block_size=1), "block_size"),
-    (lambda c: c.update(best_val_loss="1.5"), "best_val_loss"),
+    (lambda c: c.update(best_val_bpc="1.5"), "best_val_bpc"),
     (lambda c: c["config"].update(n_head=3), "n_head"),
+    (lambda c: c["tokenizer"].update(vocab=VOCAB[:-1] + "a"), "distinct characters"),
+    (lambda c: c.update(tokenizer={"kind": "bpe", "merges": [[97, 260]]}), "merge 0 is not a pair"),
+    (lambda c: c.update(tokenizer={"kind": "bpe", "merges": []}), "tokenizer has 256 tokens"),
 ])
 def test_hand_edited_08_checkpoints_are_one_line_in_09_and_10(tmp_path, edit, message):
     torch.manual_seed(0)
     model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=2, n_embd=16))
     good = tmp_path / "good.pt"
-    save_gpt(good, model, CharTokenizer(VOCAB), best_val_loss=2.0, text="t.txt")
+    save_gpt(good, model, CharTokenizer(VOCAB), best_val_bpc=2.0, text="t.txt")
     checkpoint = torch.load(good, weights_only=True)
     edit(checkpoint)
     torch.save(checkpoint, tmp_path / "edited.pt")
