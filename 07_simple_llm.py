@@ -235,6 +235,10 @@ def show_tokenizer(tokenizer: CharTokenizer) -> None:
               f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(ODD))!r}")
 
 
+def merges_text(bpe: BPETokenizer, merges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
+
+
 def show_bpe(train_text: str, val_text: str, vocab_size: int) -> None:
     """Learn BPE on the training text and show what it learned, how much it compresses, and that nothing is unknown."""
     start = time.perf_counter()
@@ -243,9 +247,8 @@ def show_bpe(train_text: str, val_text: str, vocab_size: int) -> None:
     stopped = "" if len(bpe) == vocab_size else " (it stopped early: no pair occurred twice any more)"
     print(f"\nByte-pair encoding: {BYTES} bytes + {len(bpe.merges)} merges = {len(bpe)} tokens, learned from the "
           f"training text ({len(train_text.encode('utf-8')):,} bytes) in {seconds:.1f} s{stopped}")
-    def shown(merges): return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
-    print(f"   the first merges: {shown(bpe.merges[:10])}")
-    print(f"   the last merges:  {shown(bpe.merges[-5:])}")
+    print(f"   the first merges: {merges_text(bpe, bpe.merges[:10])}")
+    print(f"   the last merges:  {merges_text(bpe, bpe.merges[-5:])}")
     ids = bpe.encode(EXAMPLE)
     print(f"   {EXAMPLE!r} -> {[token_text(bpe, i) for i in ids]}: {len(ids)} tokens for {len(EXAMPLE)} characters")
     val_ids = bpe.encode(val_text)
@@ -253,7 +256,8 @@ def show_bpe(train_text: str, val_text: str, vocab_size: int) -> None:
           f"{len(val_text) / len(val_ids):.2f} characters per token")
     ids = bpe.encode(ODD)
     sizes = ", ".join(f"{ch!r} is {len(ch.encode('utf-8'))} bytes" for ch in dict.fromkeys(ODD) if ord(ch) > 127)
-    print(f"   encode({ODD!r}) = {ids} ({sizes}); decode gives {bpe.decode(ids)!r}: "
+    print(f"   encode({ODD!r}) = {ids}: nothing is unknown, every byte has an id ({sizes}); "
+          f"decode gives {bpe.decode(ids)!r}: "
           + ("the same text" if bpe.decode(ids) == ODD else "NOT the same text"))
     sample = train_text[:BPE_CHECK_CHARS]
     start = time.perf_counter()

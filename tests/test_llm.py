@@ -325,7 +325,7 @@ def test_two_processes_train_the_model_one_process_trains_on_their_global_batch(
                        out=tmp_path / "one")
     assert alone.returncode == 0, alone.stderr
     assert "8 windows (2 processes x 4)" in together.stdout
-    assert together.stdout.count("best validation loss") == 1  # only rank 0 speaks
+    assert together.stdout.count("best validation score") == 1  # only rank 0 speaks
     written = sorted(p.name for p in (tmp_path / "two" / "models").iterdir())
     assert written == ["08_gpt_small.json", "08_gpt_small.pt"]
     model, tokenizer, saved = load_gpt(tmp_path / "two" / "models" / "08_gpt_small.pt")  # as 09 and 10 load it
