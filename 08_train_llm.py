@@ -328,7 +328,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                         help="one token per character, or byte-pair encoding learned from the training text")
     parser.add_argument("--vocab-size", type=bpe_vocab_size, default=512,
-                        help="with --tokenizer bpe: 256 bytes + this many minus 256 merges")
+                        help="with --tokenizer bpe: the vocabulary, 256 bytes plus the merges learned")
     parser.add_argument("--quick", action="store_true",
                         help="a shorter run (about 2 minutes), a smaller context: --quick --help shows its defaults")
     parser.add_argument("--preset", choices=["gpu"],
