@@ -271,6 +271,10 @@ class Team:
         dist.broadcast(flag, src=0)
         return bool(flag.item())
 
+    def wait_for_all(self) -> None:
+        if self.size > 1:
+            dist.barrier()
+
     def close(self) -> None:
         if self.size > 1:
             dist.destroy_process_group()
@@ -449,6 +453,7 @@ def main() -> None:
 
     try:
         history = fit(model, train_ids, val_ids, tokenizer, args, save, team, precision)
+        team.wait_for_all()  # the leader may still be evaluating and saving: none leaves the group before it
     except (KeyboardInterrupt, Diverged) as error:
         kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
