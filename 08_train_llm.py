@@ -119,7 +119,8 @@ from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters
 
 # The flags the record keeps, beside the number of processes and the precision they ran in
 HYPERPARAMETERS = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
-                   "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
+                   "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed",
+                   "compile")
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 

@@ -198,7 +198,8 @@ def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--prompt", default="ROMEO:\nI love th", help="the text to continue (it may end mid-word)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=300, help="tokens to write (a token is a character for a character model)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=300,
+                        help="tokens to write (a token is a character for a character model)")
     parser.add_argument("--temperature", type=non_negative_float, default=0.8, help="0 is greedy")
     parser.add_argument("--top-k", type=positive_int, help="draw only among the k likeliest tokens")
     parser.add_argument("--top-p", type=fraction, help="draw only from the smallest set holding this probability")

@@ -84,7 +84,8 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="the text to continue")
-    max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS, description="tokens to write (characters, for a character model)")
+    max_new_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS,
+                                description="tokens to write (characters, for a character model)")
     temperature: float = Field(0.8, ge=0.0, le=5.0, allow_inf_nan=False, description="0 is greedy")
     top_k: int | None = Field(None, ge=1, le=1000, description="draw only among the k likeliest")
     top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False,
