@@ -117,8 +117,8 @@ from common.schedule import learning_rate
 from common.text import SHAKESPEARE, Score, evaluate, get_batch, read_text, split_text
 from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters_per_token
 
-# The flags the record keeps, beside the number of processes and the precision they ran in
-HYPERPARAMETERS = ("tokenizer", "vocab_size", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
+# The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
+HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
                    "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed",
                    "compile")
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
@@ -433,8 +433,8 @@ def main() -> None:
         print(f"   {args.out} already holds a model of this text that scored {to_beat:.4f} bits per character; "
               "it is replaced only by a better one (--overwrite to replace it anyway)\n")
     best = {"val_bpc": to_beat, "step": None}
-    hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {"processes": team.size,
-                                                                          "dtype": str(precision.dtype)[6:]}
+    hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {
+        "vocab_size": len(tokenizer), "processes": team.size, "dtype": str(precision.dtype)[6:]}
 
     def save(val_bpc: float, history: list[dict]) -> bool:
         """A new best: the checkpoint and its record, written together so they always describe one model."""

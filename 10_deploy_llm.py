@@ -143,12 +143,12 @@ class Generation:
             self.count += 1
             yield token
 
-    def tokens(self) -> Iterator[str]:
+    def pieces(self) -> Iterator[str]:
         """The text, piece by piece as the tokens arrive, in whole characters."""
         return stream_text(self.tokenizer, self.ids())
 
     def text(self) -> str:
-        return "".join(self.tokens())
+        return "".join(self.pieces())
 
 
 class WaitingLine:
@@ -246,7 +246,7 @@ def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 
 
         def produce() -> None:  # runs on the worker thread; hands each piece of text to the event loop
             try:
-                for text in generation.tokens():
+                for text in generation.pieces():
                     loop.call_soon_threadsafe(queue.put_nowait, text)
             except (RuntimeError, ValueError) as error:  # to the client, not lost with the worker's future
                 loop.call_soon_threadsafe(queue.put_nowait, error)

@@ -45,7 +45,7 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` random windows of the text; each target is its input shifted one token on.
 
-    Every position t of a window is a training example: from characters 0..t,
+    Every position t of a window is a training example: from tokens 0..t,
     predict token t+1. So one window of length T teaches T predictions.
     """
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)

@@ -136,10 +136,15 @@ def merge_array(ids: np.ndarray, pair: tuple[int, int], new: int) -> np.ndarray:
     return out[keep]
 
 
+def byte_ids(text: str) -> np.ndarray:
+    """The UTF-8 bytes of ``text`` as token ids 0-255, in an array that merged ids above 255 fit in."""
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+
+
 def learn_merges_fast(text: str, vocab_size: int) -> list[tuple[int, int]]:
     """``learn_merges`` with every pair counted at once: pair (a, b) is the number a * vocab_size + b, and
     np.bincount counts them all; argmax takes the first largest count, the smallest pair - the same tie rule."""
-    ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+    ids = byte_ids(text)
     merges = []
     for new in range(BYTES, vocab_size):
         if len(ids) < 2:
@@ -174,7 +179,7 @@ class BPETokenizer:
 
     def encode(self, text: str) -> list[int]:
         """The UTF-8 bytes, then every merge replayed in the order it was learned."""
-        ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+        ids = byte_ids(text)
         for new, pair in enumerate(self.merges, start=BYTES):
             if len(ids) < 2:
                 break

@@ -273,6 +273,7 @@ def test_08_trains_on_bpe_tokens_and_scores_both_kinds_in_bits_per_character(tmp
         score = evaluate(model, ids, 16, characters_per_token(tokenizer))  # the whole validation text, again
         assert saved["best_val_bpc"] == pytest.approx(score.bits_per_char, abs=1e-5)
         assert saved["best_val_loss"] == pytest.approx(score.nats_per_token, abs=1e-5)
+        assert saved["hyperparameters"]["vocab_size"] == len(tokenizer)  # the model's, not an unused flag's
     assert (tmp_path / "figures" / "08_small_bpe_loss_curves.png").is_file()
     assert_one_line_error(run_script("08_train_llm.py", "--tokenizer", "bpe", "--vocab-size", "100", out=tmp_path),
                           "--vocab-size", "256 to 4096")
