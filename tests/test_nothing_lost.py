@@ -2,19 +2,25 @@
 
 For each case: a non-zero exit (or a normal run, where working is the right answer), no traceback, one
 clear line, and every file that existed before byte-identical afterwards. Tiny settings, tmp_path only.
+Every test here starts Python again, so all of them are in the slow tier (python -m pytest -q -m slow).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import textwrap
+import time
+
+from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_one_line_error, run_script
+from conftest import ROOT, VOCAB, assert_one_line_error, run_script
 from PIL import Image
 from test_data import write_idx, write_tiny_mnist
 
@@ -23,12 +29,13 @@ from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
 from common.records import write_record
 from common.tokenizers import CharTokenizer
 
+pytestmark = pytest.mark.slow
+
 SCRIPTS = ["01_neuron_activation.py", "02_perceptron.py", "03_multilayer_perceptron.py",
            "04_neural_network_training.py", "05_visualize_training.py", "06_neural_network_inference.py",
            "07_simple_llm.py", "08_train_llm.py", "09_use_llm.py", "10_deploy_llm.py"]
 TINY_08 = ["--block-size", "16", "--batch-size", "4", "--n-embd", "16", "--n-head", "2", "--n-layer", "1",
            "--warmup-iters", "2"]
-VOCAB = "\n !,.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def snapshot(folder) -> dict:
@@ -116,6 +123,54 @@ def test_08_after_ctrl_c_the_record_describes_the_checkpoint(tmp_path, text):
     record = json.loads((tmp_path / "models" / "08_gpt_small.json").read_text())
     assert (record["best_step"], record["best_val_loss"]) == (checkpoint["best_step"], checkpoint["best_val_loss"])
     assert record["history"] == checkpoint["history"]
+
+
+def test_ctrl_c_stops_the_suite_at_once_with_its_summary_and_the_running_lesson_with_it(tmp_path):
+    """A learner presses Ctrl-C while a test waits for a lesson's run: pytest stops now and prints its summary."""
+    pid_file = tmp_path / "child.pid"
+    # The "lesson" starts a process of its own (as torchrun does) and both wait: Ctrl-C must end them both.
+    waits = ("import subprocess, sys, time; helper = subprocess.Popen([sys.executable, '-c', 'import time; "
+             "time.sleep(600)']); open(sys.argv[1], 'w').write(str(helper.pid)); time.sleep(600)")
+    (tmp_path / "test_waits.py").write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from conftest import run_script
+
+        def test_a_long_lesson():
+            run_script("01_neuron_activation.py", launcher=("-c", {waits!r}, {str(pid_file)!r}))
+    """))
+    suite = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_waits.py"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and suite.poll() is None, "the test never started its lesson"
+            time.sleep(0.1)
+        helper = int(pid_file.read_text())
+        pressed = time.monotonic()
+        suite.send_signal(signal.SIGINT)
+        output, _ = suite.communicate(timeout=30)
+    finally:
+        suite.kill()
+    assert time.monotonic() - pressed < 10, output  # at once, not after the lesson's 600 s
+    assert "KeyboardInterrupt" in output and re.search(r"in \d+\.\d+s", output), output  # pytest's summary
+    deadline = time.monotonic() + 10
+    while running(helper):  # killed with the lesson, not left behind (it may take a moment to be reaped)
+        assert time.monotonic() < deadline, "the lesson's own process was left running"
+        time.sleep(0.1)
+
+
+def running(pid: int) -> bool:
+    """Is process ``pid`` still running (a zombie, killed but not yet reaped, is not)?"""
+    status = Path(f"/proc/{pid}/status")
+    if Path("/proc/self").exists():  # Linux: a zombie still answers os.kill
+        return status.exists() and "\nState:\tZ" not in status.read_text()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_03_divergence_leaves_the_previous_model_byte_identical(tmp_path):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_in_process, run_script
 from sklearn import metrics as skm
 
 from common.nets import (CHECKPOINT_FORMAT, CNN, MLP, CheckpointError, build_model, load_checkpoint,
@@ -177,8 +177,8 @@ def test_foreign_and_truncated_files_are_refused(tmp_path):
 
 @pytest.mark.parametrize("flags, architecture", [
     (["--hidden", "32", "--lr", "0.01"], {"kind": "mlp", "sizes": [64, 32, 10]}),
-    (["--model", "cnn", "--channels", "8", "16", "--lr", "0.01", "--shift", "0.5", "--rotate", "5"],
-     {"kind": "cnn", "channels": [8, 16], "kernel": 5, "input_shape": [8, 8]}),
+    pytest.param(["--model", "cnn", "--channels", "8", "16", "--lr", "0.01", "--shift", "0.5", "--rotate", "5"],
+                 {"kind": "cnn", "channels": [8, 16], "kernel": 5, "input_shape": [8, 8]}, marks=pytest.mark.slow),
 ], ids=["mlp", "cnn"])
 def test_training_run_writes_checkpoint_and_record(tmp_path, flags, architecture):
     out = tmp_path / "run.pt"
@@ -205,6 +205,7 @@ def test_training_run_writes_checkpoint_and_record(tmp_path, flags, architecture
 @pytest.mark.parametrize("flags", [["--optimizer", "sgd", "--lr", "1e12", "--epochs", "2"],
                                    ["--epochs", "1", "--batch-size", "100000", "--lr", "1e30"]],
                          ids=["loss", "evaluation"])
+@pytest.mark.slow
 def test_divergence_stops_without_overwriting(tmp_path, flags):
     """A loss that blows up, or weights that blow up on the epoch's last step (seen only by the evaluation)."""
     out = tmp_path / "keep.pt"
@@ -217,7 +218,7 @@ def test_divergence_stops_without_overwriting(tmp_path, flags):
 def test_a_file_that_is_not_a_04_checkpoint_is_never_replaced(tmp_path):
     out = tmp_path / "keep.pt"
     out.write_bytes(b"something else")
-    assert_one_line_error(run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out)),
+    assert_one_line_error(run_in_process("04_neural_network_training.py", "--epochs", "1", "--out", str(out)),
                           "refusing to replace it")
     assert out.read_bytes() == b"something else"
 
@@ -225,10 +226,10 @@ def test_a_file_that_is_not_a_04_checkpoint_is_never_replaced(tmp_path):
 @pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--lr", "0"), ("--lr", "-0.1"), ("--dropout", "1"),
                                          ("--batch-size", "-5"), ("--weight-decay", "-1")])
 def test_nonsense_values_are_refused(flag, value):
-    assert_one_line_error(run_script("04_neural_network_training.py", flag, value), flag)
+    assert_one_line_error(run_in_process("04_neural_network_training.py", flag, value), flag)
 
 
 def test_missing_accelerator_is_one_line():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert_one_line_error(run_script("04_neural_network_training.py", "--device", "cuda"), "not available")
+    assert_one_line_error(run_in_process("04_neural_network_training.py", "--device", "cuda"), "not available")

@@ -1,8 +1,12 @@
 """Lesson 03's NumPy MLP: gradient check, parity with PyTorch, and it learns."""
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, run_in_process, run_script
 
 from common.activations import ACTIVATIONS
 from common.schedule import learning_rate
@@ -195,3 +199,48 @@ def test_the_check_stays_off_the_kink(mlp):
     unchecked = mlp.MLP([4, 5, 3, 3], "relu", np.random.default_rng(1), dtype=np.float64)  # biases at 0
     unchecked.forward(np.zeros((1, 4)))
     assert mlp.kink_margin(unchecked, np.zeros((1, 4))) == 0.0  # what the check avoids: inputs exactly on the kink
+
+
+# ----------------------------------------------------------------------------- the script, as a learner runs it
+
+
+def test_03_default_run_saves_parameters_and_record(tmp_path):
+    result = run_script("03_multilayer_perceptron.py", "--epochs", "3", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "4/4 correct" in result.stdout and "TOO LARGE" not in result.stdout
+    assert (tmp_path / "models" / "03_mlp_digits_cross_entropy_relu.npz").is_file()
+    for name in ("03_toy_problems", "03_digits_cross_entropy_relu_training"):
+        assert (tmp_path / "figures" / f"{name}.png").is_file()
+
+
+def test_03_missing_mnist_is_one_line(tmp_path):
+    result = run_in_process("03_multilayer_perceptron.py", "--skip-toys", "--dataset", "mnist", "--data-dir", str(tmp_path))
+    assert_one_line_error(result, "MNIST not found", str(tmp_path))
+
+
+@pytest.mark.slow
+def test_03_skip_toys_gives_the_same_network_as_a_full_run(tmp_path):
+    full = run_script("03_multilayer_perceptron.py", "--epochs", "2", "--seed", "3", out=tmp_path / "full")
+    skipped = run_script("03_multilayer_perceptron.py", "--epochs", "2", "--seed", "3", "--skip-toys",
+                         out=tmp_path / "skipped")
+    assert full.returncode == skipped.returncode == 0, full.stderr + skipped.stderr
+    # Every loss and accuracy of part 5 (timings aside) must be the same number in both runs.
+    numbers = [re.findall(r"(?:loss|accuracy) (\d+\.\d+%?)", out.stdout[out.stdout.index("5. Real data"):])
+               for out in (full, skipped)]
+    assert numbers[0] == numbers[1] and len(numbers[0]) >= 7
+
+
+@pytest.mark.slow
+def test_03_compares_only_runs_that_differ_in_loss_and_activation(tmp_path):
+    mse = run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", "--loss", "mse", "--activation",
+                     "sigmoid", out=tmp_path)
+    assert mse.returncode == 0, mse.stderr
+    models = tmp_path / "models"
+    other = json.loads((models / "03_mlp_digits_mse_sigmoid.json").read_text())
+    other["activation"], other["hyperparameters"]["seed"] = "tanh", 9  # another seed: not like for like
+    (models / "03_mlp_digits_cross_entropy_tanh.json").write_text(json.dumps(other))
+    result = run_script("03_multilayer_perceptron.py", "--skip-toys", "--epochs", "2", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    compared = result.stdout[result.stdout.index("comparison with"):]
+    assert compared.count("val accuracy after epoch 1") == 2
+    assert "(03_mlp_digits_mse_sigmoid.json)" in compared and "tanh" not in compared

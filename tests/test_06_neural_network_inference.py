@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_in_process, run_script
 from matplotlib.backend_bases import KeyEvent, MouseEvent
 from PIL import Image, ImageDraw
 
@@ -62,7 +62,7 @@ def test_blank_image_is_refused(tmp_path, inference):
 @pytest.fixture(scope="module")
 def checkpoint_path(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "digits.pt"
-    result = run_script("04_neural_network_training.py", "--epochs", "3", "--out", str(out))
+    result = run_in_process("04_neural_network_training.py", "--epochs", "3", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
 
@@ -75,8 +75,8 @@ def test_predicts_test_samples_and_user_images(tmp_path, checkpoint_path):
     assert (tmp_path / "figures" / "06_test_predictions.png").is_file()
 
     png, jpg = draw_digit(tmp_path / "one.png"), draw_digit(tmp_path / "two.jpg", paper="black", ink="white")
-    result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--image",
-                        str(png), str(jpg))
+    result = run_in_process("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--image",
+                            str(png), str(jpg))
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "one.png:" in line or "two.jpg:" in line]
     assert len(lines) == 2 and all("%" in line for line in lines)
@@ -112,13 +112,13 @@ def test_bad_inputs_are_one_line(tmp_path, checkpoint_path):
         (["--samples", "0"], "--samples"),
     ]
     for args, message in cases:
-        assert_one_line_error(run_script("06_neural_network_inference.py", *args), message)
+        assert_one_line_error(run_in_process("06_neural_network_inference.py", *args), message)
 
 
 @pytest.fixture(scope="module")
 def cnn_checkpoint_path(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "cnn.pt"
-    result = run_script("04_neural_network_training.py", "--model", "cnn", "--epochs", "3", "--out", str(out))
+    result = run_in_process("04_neural_network_training.py", "--model", "cnn", "--epochs", "3", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
 
@@ -172,6 +172,7 @@ def test_drawing_pad_turns_strokes_into_ink_and_predictions(inference, request, 
     assert pad.seen_image.get_array().sum() == 0
 
 
+@pytest.mark.slow
 def test_draw_without_a_display_is_one_line(checkpoint_path):
     result = run_script("06_neural_network_inference.py", "--checkpoint", str(checkpoint_path), "--draw")
     assert_one_line_error(result, "--draw needs a window")

@@ -1,8 +1,11 @@
+"""Lesson 01: each activation and its slope against finite differences and PyTorch, stable at the extremes."""
+
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, run_in_process, run_script
 
 from common.activations import ACTIVATIONS, log_softmax, sigmoid, softmax, softmax_jacobian
 
@@ -70,3 +73,19 @@ def test_softmax_is_exact_for_tiny_probabilities():
         p = softmax(np.array([0.0, -gap]))
         assert np.isclose(p[1], np.exp(-gap), rtol=1e-12, atol=0)
         assert np.isclose(log_softmax(np.array([0.0, -gap]))[1], -gap, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the script, as a learner runs it
+
+
+def test_01_prints_the_neuron_and_saves_its_figure(tmp_path):
+    result = run_script("01_neuron_activation.py", "--inputs", "1", "2", "--weights", "0.5", "-0.25", "--bias", "0.1",
+                        "--activation", "relu", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "z = w . x + b           = +0.1000" in result.stdout
+    assert (tmp_path / "figures" / "01_activations.png").is_file()
+
+
+def test_01_rejects_mismatched_weights():
+    assert_one_line_error(run_in_process("01_neuron_activation.py", "--inputs", "1", "2", "--weights", "1"),
+                          "one value per input")

@@ -1,4 +1,8 @@
+"""Lesson 02: the perceptron learns AND and OR, not XOR, and its gradients match finite differences."""
+
 import numpy as np
+import pytest
+from conftest import assert_one_line_error, run_in_process, run_script
 
 from common.data import logic_gate
 
@@ -37,3 +41,26 @@ def test_gradients_match_finite_differences(lesson):
     numeric_dw = [(loss(w + h * e, b) - loss(w - h * e, b)) / (2 * h) for e in np.eye(2)]
     assert np.allclose(dw, numeric_dw, atol=1e-8)
     assert np.isclose(db, (loss(w, b + h) - loss(w, b - h)) / (2 * h), atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- the script, as a learner runs it
+
+
+def test_02_prints_what_each_gate_learned():
+    result = run_script("02_perceptron.py", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    assert "AND 4/4, OR 4/4, XOR 0/4" in result.stdout
+    assert result.stdout.count("none (p = 0.5)") == 4 and "no boundary line to draw" in result.stdout
+    assert "AND lr 10" in result.stdout and "overshot" in result.stdout and "steps too small" in result.stdout
+    xor_too_large = next(line for line in result.stdout.splitlines() if "XOR lr 10 " in line)
+    assert "bounces across the bottom" in xor_too_large and "too large" in xor_too_large
+
+
+@pytest.mark.slow
+def test_02_same_seed_same_numbers():
+    first, second = run_script("02_perceptron.py", "--seed", "4"), run_script("02_perceptron.py", "--seed", "4")
+    assert first.returncode == 0 and first.stdout == second.stdout
+
+
+def test_02_refuses_negative_learning_rate():
+    assert_one_line_error(run_in_process("02_perceptron.py", "--lr", "-1"), "--lr", "not a positive number")
