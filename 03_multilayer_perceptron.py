@@ -104,6 +104,7 @@ from common import MODELS_DIR, Diverged, UserError
 from common.activations import ACTIVATIONS, log_softmax, softmax
 from common.cli import (
     add_mnist_arguments,
+    check_memory,
     given,
     lesson_parser,
     non_negative_float,
@@ -669,6 +670,12 @@ def main() -> None:
     json_path = record_path(args.dataset, args.loss, args.activation)
     check_replaceable(json_path.with_suffix(".npz"), "03")  # before any training: can the results be saved?
     check_figure_writable(f"03_{args.dataset}_{args.loss}_{args.activation}_training")
+    data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)  # a missing MNIST: say so now
+    sizes = [data.n_features, *args.hidden, data.n_classes]
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    # float32 weights, their gradients and Adam's two moments: 16 bytes per parameter, before anything is allocated
+    check_memory(16 * parameters, f"--hidden {' '.join(map(str, args.hidden))}: {parameters:,} parameters need, "
+                                  "to train,")
 
     if not args.skip_toys:
         run_gradient_checks(rng)
@@ -682,7 +689,6 @@ def main() -> None:
 
     print(f"\n5. Real data: {args.dataset}")
     rng = seed_everything(args.seed)  # afresh: the same seed gives the same network with or without --skip-toys
-    data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
     print(f"   {data.describe()}")
     model, record = train_on_dataset(
         data, hidden=args.hidden, activation=args.activation, loss=args.loss, optimizer=args.optimizer,

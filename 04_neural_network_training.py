@@ -73,8 +73,9 @@ overfitting happen, and what each of them changes.
   onto --out: a rename is atomic, so a crash or Ctrl-C mid-save leaves the old
   file or the new one, never half of each (common/records.py). Before any
   training, --out is checked: it must be writable, and may only replace a
-  checkpoint of this lesson; a loss that becomes inf or NaN stops training and
-  saves nothing.
+  checkpoint of this lesson; a loss that becomes inf or NaN, or 100 times what
+  it was before training, stops training and saves nothing; and a model that
+  is worse on validation than the one already there is not saved over it.
 * Accuracy alone hides which classes fail. For each class k, with the confusion
   matrix C (row = true class, column = predicted class):
       precision_k = C[k,k] / sum_i C[i,k]   (of what we called k, how much was k)
@@ -137,6 +138,7 @@ from common.plotting import check_figure_writable, plt, save_figure, show_or_clo
 from common.records import check_replaceable, kept_epoch, write_record
 
 KERNEL = 5  # the CNN's filters are 5x5 pixels
+EXPLODED = 100  # a loss this many times its value before training has diverged, even if still finite
 
 
 def make_loader(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
@@ -218,6 +220,7 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
     opt = make_optimizer(model, optimizer, lr, weight_decay)
     scheduler = cosine_decay(opt, epochs * len(train_loader))  # lesson 03's cosine: no warm-up, down to 0
     history, best_state, best_epoch, best_loss = [], None, 0, math.inf
+    start_loss = evaluate(model, train_check, device)[0]  # a loss that grows far past this has diverged
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         with tqdm(total=len(data.X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
@@ -225,9 +228,10 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
             train_epoch(model, train_loader, criterion, opt, scheduler, device, progress, augmentation)
         train_loss, train_accuracy = evaluate(model, train_check, device)
         val_loss, val_accuracy = evaluate(model, val_loader, device)
-        if not math.isfinite(train_loss + val_loss):  # the epoch's last step blew the weights up
-            raise Diverged(f"the validation loss became {val_loss} after epoch {epoch} - training stopped, "
-                           "nothing saved. Try a smaller --lr")
+        # NaN or inf (the epoch's last step blew the weights up), or finite but exploded: either way, diverged.
+        if not math.isfinite(train_loss + val_loss) or max(train_loss, val_loss) > EXPLODED * start_loss:
+            raise Diverged(f"the loss went from {start_loss:.3f} before training to {max(train_loss, val_loss):.4g} "
+                           f"after epoch {epoch}: training diverged and stopped, nothing saved. Try a smaller --lr")
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                         "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start})
         # Early stopping, judged on the validation split, never on the test split. The loss, not the accuracy:
@@ -349,13 +353,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where to train; auto picks an accelerator when there is one")
     parser.add_argument("--out", type=checkpoint_path,
                         help="checkpoint path (default models/04_<model>_<dataset>.pt)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even when the model there is better on validation, or of another data set")
     args = parser.parse_args(argv)
     args.out = args.out or MODELS_DIR / f"04_{args.model}_{args.dataset}.pt"
     return args
 
 
-def previous_model(path: Path) -> dict | None:
-    """The validation figures of the checkpoint ``path`` holds now, if any; anything not 04's is refused."""
+def previous_model(path: Path, dataset: str, overwrite: bool) -> dict | None:
+    """The validation figures of the 04 checkpoint ``path`` holds now, if any; anything not 04's is refused,
+    and so is a model of another data set unless ``overwrite``."""
     check_replaceable(path, "04")
     if not path.exists():
         return None
@@ -363,6 +370,11 @@ def previous_model(path: Path) -> dict | None:
         old = load_checkpoint(path)
     except CheckpointError as error:
         raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
+    if old["dataset"] != dataset:  # its scores do not compare with this run's
+        if not overwrite:
+            raise UserError(f"{path} holds a model of {old['dataset']}, not {dataset}; refusing to replace it "
+                            "(choose another --out, or --overwrite)")
+        return None
     return kept_epoch(old)
 
 
@@ -372,7 +384,7 @@ def main() -> None:
     device = pick_device(args.device)
     threads = use_cpu_cores()
 
-    previous = previous_model(args.out)  # before any work: is --out ours to replace, and writable?
+    previous = previous_model(args.out, args.dataset, args.overwrite)  # before any work: ours to replace?
     check_figure_writable(f"04_{args.model}_{args.dataset}_confusion_matrix")
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)
     mean, std = normalisation(data.X_train)
@@ -405,6 +417,11 @@ def main() -> None:
                                               augmentation=augmentation)
     except KeyboardInterrupt:
         raise UserError(f"interrupted: nothing was saved ({args.out} is as it was)") from None
+    kept = history[best_epoch - 1]
+    if previous is not None and previous["val_loss"] <= kept["val_loss"] and not args.overwrite:
+        raise UserError(f"kept {args.out}: the model there is better on validation (loss {previous['val_loss']:.4f}, "
+                        f"accuracy {previous['val_accuracy']:.2%}) than this run's best epoch (loss "
+                        f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}); --overwrite replaces it")
     model.load_state_dict(best_state)
     weight_norm = math.sqrt(sum(float((w.detach() ** 2).sum()) for w in decayed_weights(model)))
     pull = f"weight decay {args.weight_decay} pulls it down" if args.weight_decay else "no weight decay"
@@ -444,9 +461,8 @@ def main() -> None:
     title = f"{data.name}, {args.model.upper()}: test accuracy {metrics['accuracy']:.2%}"
     save_figure(plot_confusion(matrix, data.class_names, title), f"04_{args.model}_{data.name}_confusion_matrix")
     print(f"   next: python 06_neural_network_inference.py --checkpoint {args.out}")
-    kept = history[best_epoch - 1]
     if previous is not None and kept["val_loss"] > previous["val_loss"]:
-        print(f"   note: the model this run replaced was better on validation (loss {previous['val_loss']:.4f}, "
+        print(f"   note: --overwrite replaced a model that was better on validation (loss {previous['val_loss']:.4f}, "
               f"accuracy {previous['val_accuracy']:.2%}) than this one (loss {kept['val_loss']:.4f}, "
               f"accuracy {kept['val_accuracy']:.2%})")
     show_or_close(args.no_show)

@@ -108,6 +108,7 @@ from common.nets import (
     CNN,
     MLP,
     build_model,
+    check_fits,
     cosine_decay,
     evaluate,
     load_checkpoint,
@@ -121,7 +122,7 @@ from common.plotting import (
     save_figure,
     show_or_close,
 )
-from common.records import kept_epoch, read_record
+from common.records import atomic_write, kept_epoch, read_record
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
 
@@ -521,9 +522,9 @@ def save_gif(recorder: TrainingRecorder, epochs: int, max_frames: int = 20) -> P
             fig.draw_artist(artist)
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB"))
     plt.close(fig)
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     path = FIGURES_DIR / "05_training.gif"
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=250, loop=0)
+    atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                                                  duration=250, loop=0))
     print(f"  animation saved: {path.relative_to(FIGURES_DIR.parent)} ({len(frames)} frames)")
     return path
 
@@ -626,6 +627,8 @@ def main() -> None:
         show_or_close(args.no_show)
         return
     data = load_dataset(args.dataset, args.seed)
+    sizes = [data.n_features, *args.hidden, data.n_classes]
+    check_fits(lambda: MLP(sizes), f"--hidden {' '.join(map(str, args.hidden))}")  # before building the network
     if data.image_shape is not None:
         data.standardise(*normalisation(data.X_train))
     print(data.describe())

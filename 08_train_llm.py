@@ -92,6 +92,7 @@ from tqdm import tqdm
 from common import MODELS_DIR, Diverged, UserError
 from common.cli import (
     bpe_vocab_size,
+    check_memory,
     checkpoint_path,
     dropout_rate,
     given,
@@ -414,6 +415,11 @@ def main() -> None:
                         f"of {args.block_size}; give a longer text or a smaller --block-size")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd, args.dropout)
     check_fits(partial(GPT, config), "this GPT")
+    # And one step's activations, before get_batch makes the batch: for each of its batch x block tokens about
+    # 20 numbers of width n_embd per block are kept for the backward pass, and three per logit.
+    per_token = 4 * (20 * args.n_embd * args.n_layer + 3 * len(tokenizer)) + 16
+    check_memory(args.batch_size * args.block_size * per_token,
+                 f"--batch-size {args.batch_size} x --block-size {args.block_size}: one training step needs")
     model = GPT(config).to(device)
     print(f"{args.text.name}: {len(text):,} characters; {len(train_text):,} to train on, {len(val_text):,} to "
           f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "

@@ -129,13 +129,13 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
     logits = model(torch.tensor([window]))[0, -1]
     print(f"\nThe next token after {quoted(prompt)}, under each setting (the 8 likeliest shown):")
     fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)
-    top = torch.topk(logits, 12).indices  # the same 12 tokens in every panel
+    top = torch.topk(logits, min(12, len(logits))).indices  # the same 12 tokens in every panel (or all there are)
     labels = [repr(token_text(tokenizer, i).replace(" ", "_"))[1:-1] for i in top.tolist()]  # spaces as 07 draws them
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
         entropy = abs(float(-(probs[probs > 0] * probs[probs > 0].log()).sum()))  # abs: no "-0.00"
-        best = torch.topk(probs, 8)
+        best = torch.topk(probs, min(8, len(probs)))
         shown = "  ".join(f"{token_text(tokenizer, i)!r} {p:.2f}" for p, i in zip(best.values.tolist(),
                                                                                     best.indices.tolist()) if p > 0)
         print(f"   {name:<16} {kept:>2} possible, entropy {entropy:.2f} nats:  {shown}")

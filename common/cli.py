@@ -92,6 +92,24 @@ CORES = os.cpu_count() or 1
 thread_count = _checked(int, lambda v: 0 < v <= CORES, f"a thread count from 1 to {CORES}")
 
 
+def physical_memory() -> int | None:
+    """This computer's memory in bytes, where the system says (not on Windows)."""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Before allocating: refuse, in one line, what would need more than half of this computer's memory.
+
+    ``what`` says what needs it, e.g. "--hidden 100000000: 6,400,000,000 parameters need".
+    """
+    memory = physical_memory()
+    if memory is not None and needed > memory / 2:
+        raise UserError(f"{what} about {needed / 2**30:,.1f} GiB, more than half of this computer's "
+                        f"{memory / 2**30:,.1f} GiB; choose smaller sizes")
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and (if it is loaded) PyTorch; return a NumPy generator."""
     random.seed(seed)

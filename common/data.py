@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import shutil
 import struct
 import tempfile
@@ -152,7 +153,9 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     if len(raw) < header_size:
         raise DataError(f"{path}: truncated header")
     shape = struct.unpack(f">{n_dims}i", raw[4:header_size])
-    expected = int(np.prod(shape))
+    if any(n < 0 for n in shape):
+        raise DataError(f"{path}: its header gives the negative dimensions {shape}")
+    expected = math.prod(shape)  # Python's integers: np.prod would wrap around past 2**63
     payload = len(raw) - header_size
     if payload != expected:
         raise DataError(f"{path}: header promises {expected} bytes of data for shape {shape}, file holds {payload}")

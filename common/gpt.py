@@ -32,13 +32,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from common import MODELS_DIR
+from common.cli import physical_memory
 from common.nets import CheckpointError, safe_torch_load
-from common.records import atomic_write, is_finite_number
+from common.records import is_finite_number, save_torch
 from common.text import SHAKESPEARE
 from common.tokenizers import Tokenizer, tokenizer_from_dict
 
 CHECKPOINT_FORMAT = "nn-tutorial-gpt/2"  # /2: the tokenizer stored as plain data, scores in bits per character
 MAX_SIZE = 65536  # no size of a model this series trains comes near it
+MAX_BLOCKS = 1024  # building more blocks takes minutes; the models of this series have 1 to 8
 DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what 08 writes by default; 09 and 10 read it
 
 
@@ -273,7 +275,7 @@ def save_gpt(path: Path, model: GPT, tokenizer: Tokenizer, **extra) -> None:
     written atomically."""
     checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "tokenizer": tokenizer.to_dict(),
                   "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
-    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    save_torch(path, checkpoint)
 
 
 def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
@@ -307,3 +309,18 @@ def check_config(config: GPTConfig) -> None:
         raise ValueError(f"n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
     if not (isinstance(config.dropout, (int, float)) and 0 <= config.dropout < 1):
         raise ValueError(f"dropout {config.dropout!r} is not in [0, 1)")
+    # Each number may be fine on its own and the whole still impossible: judge the total before building anything.
+    if config.n_layer > MAX_BLOCKS:
+        raise ValueError(f"n_layer {config.n_layer} is more blocks than {MAX_BLOCKS}")
+    parameters, memory = parameter_count(config), physical_memory()
+    if memory is not None and 4 * parameters > memory / 2:
+        raise ValueError(f"its {parameters:,} parameters need {4 * parameters / 2**30:,.1f} GiB, more than half of "
+                         f"this computer's {memory / 2**30:,.1f} GiB")
+
+
+def parameter_count(config: GPTConfig) -> int:
+    """The number of parameters GPT(config) has, counted from the sizes alone (without building it)."""
+    C, V = config.n_embd, config.vocab_size
+    # per block: qkv 3C(C + 1), proj C(C + 1), feed-forward 4C(C + 1) + C(4C + 1), two LayerNorms 2C each
+    block = 12 * C * C + 13 * C
+    return V * C + config.block_size * C + config.n_layer * block + 2 * C + C * V + V  # embeddings, ln_f, head

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from common import MODELS_DIR, UserError
+from common.cli import check_memory
 from common.data import DATASETS
-from common.records import atomic_write, check_history, is_finite_number
+from common.records import check_history, is_finite_number, save_torch
 from common.schedule import learning_rate
 
 CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # architecture["kind"] says "mlp" or "cnn"
@@ -135,12 +136,7 @@ def check_fits(build: Callable[[], nn.Module], what: str) -> None:
     """
     with torch.device("meta"):
         parameters = sum(p.numel() for p in build().parameters())
-    needed = 16 * parameters
-    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        if needed > memory / 2:
-            raise UserError(f"{what}: {parameters:,} parameters need about {needed / 2**30:,.1f} GiB to train, "
-                            f"more than half of this computer's {memory / 2**30:,.1f} GiB; choose smaller sizes")
+    check_memory(16 * parameters, f"{what}: {parameters:,} parameters need, to train,")
 
 
 def decayed_weights(model: nn.Module) -> list[nn.Parameter]:
@@ -213,7 +209,7 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
     missing = set(CHECKPOINT_KEYS) - set(checkpoint)
     if missing:
         raise ValueError(f"checkpoint lacks {sorted(missing)}")
-    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    save_torch(path, checkpoint)
 
 
 def newest_checkpoint(folder: Path = MODELS_DIR) -> Path | None:

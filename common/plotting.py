@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 
 from common import FIGURES_DIR
-from common.records import check_writable
+from common.records import atomic_write, check_writable
 
 
 def display_available() -> bool:
@@ -50,9 +50,8 @@ def check_figure_writable(name: str) -> None:
 
 def save_figure(fig: plt.Figure, name: str) -> Path:
     """Save ``fig`` as ``figures/<name>.png``, print where, and return the path."""
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     path = FIGURES_DIR / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     print(f"  figure saved: {path.relative_to(FIGURES_DIR.parent)}")
     return path
 

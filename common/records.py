@@ -15,6 +15,7 @@ and 04 both write and lesson 05 and the benchmarks read::
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -28,18 +29,44 @@ HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)``, then rename the temporary file onto ``path``."""
+    """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
+
+    A full disk or a file the user may not replace is one line (a UserError) and ``path`` stays as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise UserError(cannot_write(path, error, existed)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); the user expects the usual mode
         os.replace(tmp, path)
+    except OSError as error:
+        raise UserError(cannot_write(path, error, existed)) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def cannot_write(path: Path, error: OSError, existed: bool) -> str:
+    why = "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror or str(error)
+    return f"cannot write {path}: {why}; " + ("the file there is as it was" if existed else "nothing was written")
+
+
+def save_torch(path: Path, checkpoint: dict) -> None:
+    """``torch.save``, atomically. The bytes are made in memory first, so that a failed write (a full disk) is
+    Python's OSError, which names its cause; torch's own writer reports it as an unexplained RuntimeError."""
+    import io
+
+    import torch  # here, not at the top: lesson 03 writes records without PyTorch
+
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
 def current_umask() -> int:

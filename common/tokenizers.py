@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 BYTES = 256  # the first BPE tokens: one per byte value
+MAX_TOKEN_BYTES = 1_000_000  # all tokens' bytes together; 4,096 tokens learned from any text hold far fewer
 
 
 # ----------------------------------------------------------------------------- one id per character
@@ -253,6 +254,10 @@ def tokenizer_from_dict(data: dict) -> Tokenizer:
         vocab = data.get("vocab")
         if not (isinstance(vocab, str) and vocab and len(set(vocab)) == len(vocab)):
             raise ValueError("its character vocabulary is not a string of distinct characters")
+        try:
+            vocab.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. a lone surrogate, half of a UTF-16 pair: no text holds one
+            raise ValueError("its character vocabulary holds a character that is not valid text") from None
         return CharTokenizer(vocab)
     if data.get("kind") == "bpe":
         merges = data.get("merges")
@@ -267,5 +272,13 @@ def tokenizer_from_dict(data: dict) -> Tokenizer:
             if tuple(pair) in seen:
                 raise ValueError(f"BPE merge {n} repeats an earlier merge")
             seen.add(tuple(pair))
+        # Each merge joins two earlier tokens, so a hand-made chain (a+a, then that+that, ...) doubles its
+        # token's length at every step: count the bytes before making them.
+        lengths, total = [1] * BYTES, BYTES
+        for a, b in merges:
+            lengths.append(lengths[a] + lengths[b])
+            total += lengths[-1]
+            if total > MAX_TOKEN_BYTES:
+                raise ValueError(f"its BPE merges make tokens of more than {MAX_TOKEN_BYTES:,} bytes in all")
         return BPETokenizer(merges)
     raise ValueError(f"its tokenizer kind {str(data.get('kind'))[:20]!r} is neither 'char' nor 'bpe'")

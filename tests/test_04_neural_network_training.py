@@ -136,8 +136,7 @@ def test_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def crash(obj, f):
-        with open(f, "wb") as handle:
-            handle.write(b"half a checkpoint")
+        f.write(b"half a checkpoint")
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-write
 
     monkeypatch.setattr(torch, "save", crash)

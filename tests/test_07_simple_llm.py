@@ -11,7 +11,7 @@ import torch
 from conftest import PATTERN, run_script
 from torch.nn import functional as F
 
-from common.gpt import GPT, CausalSelfAttention, GPTConfig
+from common.gpt import GPT, CausalSelfAttention, GPTConfig, parameter_count
 from common.text import evaluate, get_batch
 from common.tokenizers import CharTokenizer, characters_per_token, checksum
 
@@ -156,6 +156,12 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
     baseline = bigram_entropy(ids, len(tokenizer))
     assert baseline > 0.3  # context matters in this text: 't' is followed by 'h', ' ' or 'o'
     assert loss < baseline - 0.2, (loss, baseline)
+
+
+def test_the_size_check_counts_the_parameters_the_model_has():
+    """08-10 refuse a checkpoint too large to build by counting its parameters from the sizes alone."""
+    for config in (tiny_config(), GPTConfig(65, 128, 4, 4, 128), GPTConfig(3, 2, 1, 1, 1), GPTConfig(300, 8, 3, 3, 24)):
+        assert parameter_count(config) == GPT(config).num_parameters()
 
 
 def test_fresh_model_predicts_nearly_uniformly():

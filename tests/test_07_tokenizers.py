@@ -121,6 +121,8 @@ def test_a_tokenizer_is_stored_as_plain_data(bpe):
     ({"kind": "bpe", "merges": [[97, True]]}, "merge 0"),
     ({"kind": "bpe", "merges": "ab"}, "not a list"),
     ({"kind": "char", "vocab": "aab"}, "distinct"),
+    ({"kind": "char", "vocab": "ab\udc80"}, "not valid text"),  # a lone surrogate cannot be written as UTF-8
+    ({"kind": "bpe", "merges": [[97, 97]] + [[256 + i] * 2 for i in range(60)]}, "bytes in all"),  # 2**61 bytes
     ({"kind": "pickle"}, "neither"),
     ([1, 2], "not a description"),
 ])

@@ -46,6 +46,8 @@ def test_load_mnist_from_tiny_files(tmp_path):
     ("wrong_magic", "wrong magic number"),
     ("not_gzip", "not a readable gzip"),
     ("empty", "too short"),
+    ("negative", "negative dimensions"),
+    ("overflowing", "header promises 18446744073709551616 bytes"),  # 2**64: np.prod wrapped it to 0
 ])
 def test_malformed_idx_is_named(tmp_path, case, message):
     path = tmp_path / "bad.gz"
@@ -53,6 +55,10 @@ def test_malformed_idx_is_named(tmp_path, case, message):
         write_idx(path, 2051, (3, 28, 28), bytes(100))
     elif case == "wrong_magic":
         write_idx(path, 1234, (3,), bytes(3))
+    elif case == "negative":
+        write_idx(path, 2051, (-1, -28, 28), bytes(16))
+    elif case == "overflowing":
+        write_idx(path, 2051, (4194304, 2097152, 2097152), bytes(16))
     elif case == "not_gzip":
         path.write_bytes(b"this is not gzip at all")
     else:

@@ -182,15 +182,130 @@ def test_03_divergence_leaves_the_previous_model_byte_identical(tmp_path):
     assert snapshot(tmp_path / "models") == before
 
 
-def test_04_says_last_when_it_replaced_a_better_model(tmp_path):
+def test_04_keeps_a_better_model_of_the_same_data_unless_told_to_overwrite(tmp_path):
     out = tmp_path / "m.pt"
     better = digits_checkpoint()
     better["history"][0] |= {"val_loss": 0.001, "val_accuracy": 1.0}
     save_checkpoint(out, better)
+    before = snapshot(tmp_path)
     result = run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out), out=tmp_path)
+    assert_one_line_error(result, f"kept {out}", "better on validation (loss 0.0010, accuracy 100.00%)",
+                          "--overwrite")
+    assert snapshot(tmp_path) == before
+    result = run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out), "--overwrite",
+                        out=tmp_path)
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
-    assert "replaced was better on validation (loss 0.0010, accuracy 100.00%)" in last
+    assert "--overwrite replaced a model that was better on validation (loss 0.0010, accuracy 100.00%)" in last
+
+
+def test_04_never_replaces_a_good_model_with_a_diverged_one_even_if_its_loss_stays_finite(tmp_path):
+    good = tmp_path / "good.pt"
+    trained = run_script("04_neural_network_training.py", "--epochs", "2", "--hidden", "32", "--out", str(good),
+                         out=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    before = snapshot(tmp_path)
+    result = run_script("04_neural_network_training.py", "--epochs", "2", "--hidden", "32", "--lr", "50",
+                        "--out", str(good), out=tmp_path)
+    assert_one_line_error(result, "diverged", "smaller --lr")
+    assert snapshot(tmp_path) == before
+
+
+def test_04_refuses_to_replace_a_model_of_another_data_set(tmp_path):
+    out = tmp_path / "m.pt"
+    save_checkpoint(out, digits_checkpoint(dataset="mnist", input_shape=[28, 28], state_dict=MLP([784, 16, 10])
+                                           .state_dict(), architecture=MLP([784, 16, 10]).architecture()))
+    before = snapshot(tmp_path)
+    assert_one_line_error(run_script("04_neural_network_training.py", "--epochs", "1", "--out", str(out),
+                                     out=tmp_path), "holds a model of mnist, not digits")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_model_08_trains_on_one_repeated_character_is_served_by_09_and_10(tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("a" * 2000)
+    trained = run_script("08_train_llm.py", "--text", str(one), *TINY_08, "--max-iters", "4", "--eval-interval", "2",
+                         out=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    checkpoint = tmp_path / "models" / "08_gpt_one.pt"
+    used = run_script("09_use_llm.py", "--checkpoint", str(checkpoint), "--prompt", "a", "--max-new-tokens", "5",
+                      out=tmp_path)
+    assert used.returncode == 0 and "Traceback" not in used.stderr, used.stderr
+    assert "1 characters" in used.stdout and "| aaaaa" in used.stdout
+    served = run_script("10_deploy_llm.py", "--checkpoint", str(checkpoint), "--selftest", out=tmp_path)
+    assert served.returncode == 0 and "Traceback" not in served.stderr, served.stderr
+
+
+@pytest.mark.parametrize("shape, message", [((-1, -28, 28), "negative dimensions"),
+                                            ((4194304, 2097152, 2097152), "header promises")])
+@pytest.mark.parametrize("script", ["03_multilayer_perceptron.py", "04_neural_network_training.py"])
+def test_an_idx_header_with_impossible_dimensions_is_one_line_naming_the_file(tmp_path, script, shape, message):
+    data = tmp_path / "mnist"
+    data.mkdir()
+    write_tiny_mnist(data)
+    write_idx(data / "t10k-images-idx3-ubyte.gz", 2051, shape, bytes(16))
+    flags = ["--skip-toys"] if script.startswith("03") else []
+    result = run_script(script, *flags, "--dataset", "mnist", "--data-dir", str(data), "--epochs", "1", out=tmp_path)
+    assert_one_line_error(result, message, "t10k-images-idx3-ubyte.gz")
+
+
+def full_disk(tmp_path, script: str, *args: str, keep: dict[str, bytes] | None = None):
+    """Run ``script`` with its outputs on a small disk of their own that is all but full; return the run, and the
+    bytes of each file there afterwards. A mount namespace of its own (``unshare``) makes the disk, no root needed."""
+    keep = keep or {}
+    for name, content in keep.items():
+        (tmp_path / "stage" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "stage" / name).write_bytes(content)
+    out, report = tmp_path / "disk", tmp_path / "report.json"
+    out.mkdir()
+    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(out), "PYTHONPATH": str(ROOT)}
+    env.pop("DISPLAY", None)
+    # Fill what the earlier files leave with a filler, less 4 kB: the new files cannot fit.
+    program = textwrap.dedent(f"""
+        import json, os, shutil, subprocess, sys
+        out = {str(out)!r}
+        shutil.copytree({str(tmp_path / "stage")!r}, out, dirs_exist_ok=True)
+        free = shutil.disk_usage(out).free
+        with open(os.path.join(out, "filler"), "wb") as f:
+            f.write(bytes(max(0, free - 4096)))
+        run = subprocess.run([sys.executable, {str(ROOT / script)!r}, *{list(args)!r}, "--no-show"],
+                             capture_output=True, text=True)
+        files = {{}}
+        for folder, _, names in os.walk(out):
+            for name in names:
+                if name != "filler":
+                    path = os.path.join(folder, name)
+                    files[os.path.relpath(path, out)] = open(path, "rb").read().hex()
+        json.dump({{"rc": run.returncode, "stdout": run.stdout, "stderr": run.stderr, "files": files}},
+                  open({str(report)!r}, "w"))
+    """)
+    (tmp_path / "stage").mkdir(exist_ok=True)
+    command = ["unshare", "--map-root-user", "--mount", "sh", "-c",
+               f'mount -t tmpfs -o size=4m tmpfs "{out}" && exec "{sys.executable}" -c "$0"', program]
+    try:
+        started = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        pytest.skip("no unshare here to make a small disk with")
+    if not report.exists():
+        pytest.skip(f"this system cannot make a small disk without root ({started.stderr.strip()[:100]})")
+    result = json.loads(report.read_text())
+    run = subprocess.CompletedProcess(script, result["rc"], result["stdout"], result["stderr"])
+    return run, {name: bytes.fromhex(content) for name, content in result["files"].items()}
+
+
+def test_a_full_disk_is_one_line_and_the_old_checkpoint_stays_whole(tmp_path, text, trained_08):
+    old = {"models/08_gpt_small.pt": trained_08.read_bytes(),
+           "models/08_gpt_small.json": trained_08.with_suffix(".json").read_bytes()}
+    result, files = full_disk(tmp_path, "08_train_llm.py", "--text", str(text), *TINY_08, "--max-iters", "4",
+                              "--eval-interval", "2", "--overwrite", keep=old)
+    assert_one_line_error(result, "the disk is full", "as it was")
+    assert {name: files[name] for name in old} == old  # the earlier model and its record, byte for byte
+
+
+def test_a_full_disk_while_04_saves_is_one_line(tmp_path):
+    result, files = full_disk(tmp_path, "04_neural_network_training.py", "--epochs", "1", "--hidden", "2000")
+    assert_one_line_error(result, "the disk is full", "nothing was written")
+    assert not any(name.endswith(".tmp") for name in files)  # no half-written file left behind
 
 
 @pytest.mark.parametrize("script, args", [
@@ -211,6 +326,26 @@ def test_out_naming_a_folder_is_refused_before_training(tmp_path, script):
     folder = tmp_path / "models.pt"
     folder.mkdir()
     assert_one_line_error(run_script(script, "--out", str(folder), out=tmp_path), "is a folder")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to act as another user")
+def test_a_file_the_user_may_not_replace_is_one_line(tmp_path):
+    """In a shared folder with the sticky bit (as /tmp), a user may add files but not replace another's."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)
+    tmp_path.chmod(0o755)
+    record = shared / "r.json"
+    write_record(record, {"lesson": "03", "owner": "root"})
+    before = record.read_bytes()
+    program = f"from common.cli import run; from common.records import write_record; " \
+              f"run(lambda: write_record(__import__('pathlib').Path({str(record)!r}), {{'lesson': '03'}}))"
+    nobody = 65534
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=lambda: (os.setgid(nobody), os.setuid(nobody)))
+    assert_one_line_error(result, f"cannot write {record}", "the file there is as it was")
+    assert record.read_bytes() == before and [p.name for p in shared.iterdir()] == ["r.json"]
 
 
 def test_files_are_written_with_the_users_usual_permissions(tmp_path):
@@ -239,6 +374,9 @@ def test_a_seed_out_of_range_is_one_line(tmp_path, script, seed):
     ("04_neural_network_training.py", ["--rotate", "1e308"], "an angle from 0 to 180 degrees"),
     ("07_simple_llm.py", ["--n-embd", "1000000", "--n-head", "1"], "choose smaller sizes"),
     ("08_train_llm.py", ["--n-embd", "1000000", "--n-head", "1"], "choose smaller sizes"),
+    ("03_multilayer_perceptron.py", ["--skip-toys", "--hidden", "1000000000000"], "choose smaller sizes"),
+    ("05_visualize_training.py", ["--hidden", "1000000000000"], "choose smaller sizes"),
+    ("08_train_llm.py", ["--batch-size", "100000000"], "choose smaller sizes"),
     ("07_simple_llm.py", ["--lr", "1e30", "--steps", "5", "--block-size", "16"], "smaller --lr"),
 ])
 def test_impossible_sizes_and_runaway_rates_are_one_line(tmp_path, script, args, message):
@@ -310,6 +448,11 @@ def test_05_refuses_a_record_without_its_data_set(tmp_path):
     (lambda c: c["tokenizer"].update(vocab=VOCAB[:-1] + "a"), "distinct characters"),
     (lambda c: c.update(tokenizer={"kind": "bpe", "merges": [[97, 260]]}), "merge 0 is not a pair"),
     (lambda c: c.update(tokenizer={"kind": "bpe", "merges": []}), "tokenizer has 256 tokens"),
+    (lambda c: c["tokenizer"].update(vocab=VOCAB[:-1] + "\udc80"), "not valid text"),  # a lone surrogate
+    (lambda c: c.update(tokenizer={"kind": "bpe", "merges": [[97, 97]] + [[256 + i] * 2 for i in range(40)]}),
+     "bytes in all"),  # each token twice the last: 2**41 bytes, were they made
+    (lambda c: c["config"].update(n_layer=65536), "n_layer 65536"),
+    (lambda c: c["config"].update(n_embd=65536, n_head=1), "more than half of this computer"),
 ])
 def test_hand_edited_08_checkpoints_are_one_line_in_09_and_10(tmp_path, edit, message):
     torch.manual_seed(0)
