@@ -81,6 +81,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -103,7 +104,7 @@ from common.cli import (
     run,
     seed_everything,
 )
-from common.gpt import CHECKPOINT_FORMAT, GPT, GPTConfig, generate, save_gpt
+from common.lessons import lesson
 from common.nets import (
     CheckpointError,
     check_fits,
@@ -113,10 +114,13 @@ from common.nets import (
     weight_decay_groups,
 )
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.records import check_replaceable, write_record
+from common.records import check_replaceable, save_torch, write_record
 from common.schedule import learning_rate
 from common.text import SHAKESPEARE, Score, evaluate, get_batch, read_text, split_text
 from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters_per_token
+
+_07 = lesson("07_simple_llm")  # the GPT this lesson trains, and its plain writing loop
+GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
 
 # The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
 HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
@@ -149,7 +153,7 @@ def sample_text(model: GPT, tokenizer: Tokenizer, seed: int, n: int = SAMPLE_CHA
     """A few lines of text from the model as it is now, always from the same start and seed."""
     generator = torch.Generator().manual_seed(seed)
     start = tokenizer.encode("\n")
-    return tokenizer.decode(list(generate(model, start, n, temperature=0.8, generator=generator)))[:n]
+    return tokenizer.decode(sample(model, start, n, temperature=0.8, generator=generator))[:n]
 
 
 def previous_best(path: Path, text_sha: str) -> float:
@@ -307,7 +311,20 @@ class Precision:
         self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 
-# ------------------------------------------ plumbing: the curves, the command line (not the lesson)
+# ------------------------------------------ plumbing: the checkpoint, the curves, the command line (not the lesson)
+
+CHECKPOINT_FORMAT = "nn-tutorial-gpt/2"  # /2: the tokenizer stored as plain data, scores in bits per character
+DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what this lesson writes by default
+
+
+def save_gpt(path: Path, model: GPT, tokenizer: Tokenizer, **extra) -> None:
+    """Tensors, the config, the tokenizer as plain data (its characters or its merges) and plain values only;
+    written atomically."""
+    checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "tokenizer": tokenizer.to_dict(),
+                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    save_torch(path, checkpoint)
+
+
 
 
 def plot_curves(history: list[dict], title: str) -> plt.Figure:

@@ -48,8 +48,7 @@ got 1.453 nats with half a context and 1.463 with a full sliding one. This
 model gains nothing from its oldest 64 characters; one that used long
 context more would pay for the jump in loss.
 
-**Read the code** in common/gpt.py, in this order (its sections "the KV
-cache" and "sampling" are this lesson's):
+**Read the code** below, in this order:
 
 1. ``next_token_probs``: the knobs above, one line each. Temperature 0 is an
    argmax; otherwise the logits minus their maximum are divided by T (in
@@ -59,14 +58,12 @@ cache" and "sampling" are this lesson's):
 2. ``LayerCache``: two buffers of a whole context per layer, filled from the
    left; ``extend`` writes the new keys and values after the cached ones and
    returns everything filled so far.
-3. ``CausalSelfAttention.forward``: under ``if cache is not None``, the
-   ``past`` positions cached so far and the new keys and values appended;
-   then ``visible``, the mask's rows past .. past + T, so each new query sees
-   every cached key and none after its own position.
-4. ``GPT.forward``: position embeddings start at ``past``, not 0.
-5. ``window_start`` and ``generate``: the loop - the window, the jump that
-   drops the cache, the prefill, then one new token per step through
-   ``next_token_probs`` and ``torch.multinomial``.
+3. ``attention_with_cache`` and ``forward_with_cache``: lesson 07's attention
+   and GPT forward pass, for the new tokens only: their positions start after
+   the cached ones, and each layer's keys and values go through its cache.
+4. ``window_start`` and ``generate``: lesson 07's ``sample`` loop with the
+   knobs and the cache - the window, the jump that drops the cache, the
+   prefill, then one new token per step.
 
 Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
          python 09_use_llm.py --interactive
@@ -77,15 +74,22 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
+from torch.nn import functional as F
 
 from common import UserError
-from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
-from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, next_token_probs, window_start
+from common.cli import fraction, lesson_parser, non_negative_float, physical_memory, positive_int, run, seed_everything
+from common.lessons import lesson
+from common.nets import CheckpointError, safe_torch_load
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.tokenizers import Tokenizer, describe, stream_text, token_text
+from common.records import is_finite_number
+from common.tokenizers import Tokenizer, describe, stream_text, token_text, tokenizer_from_dict
+
+_07, _08 = lesson("07_simple_llm"), lesson("08_train_llm")  # the model, and where lesson 08 saves it
+GPT, GPTConfig, CausalSelfAttention = _07.GPT, _07.GPTConfig, _07.CausalSelfAttention
+CHECKPOINT_FORMAT, DEFAULT_CHECKPOINT = _08.CHECKPOINT_FORMAT, _08.DEFAULT_CHECKPOINT
 
 KNOBS = {  # name: (temperature, top_k, top_p)
     "greedy": (0.0, None, None),
@@ -95,6 +99,145 @@ KNOBS = {  # name: (temperature, top_k, top_p)
     "top-k 5": (1.0, 5, None),
     "top-p 0.9": (1.0, None, 0.9),
 }
+
+
+# ----------------------------------------------------------------------------- the knobs
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float | None = None) -> torch.Tensor:
+    """Turn one position's logits (vocab,) into the distribution the next token is drawn from.
+
+    temperature 0 is greedy (all mass on the argmax); T < 1 sharpens, T > 1 flattens;
+    top-k keeps the k likeliest; top-p keeps the smallest set whose probability reaches p.
+    """
+    dtype = logits.dtype
+    if temperature == 0:
+        return F.one_hot(logits.argmax(), logits.numel()).to(dtype)
+    # Subtracting the largest logit changes no probability but keeps the scaled logits <= 0, and
+    # float64 holds any positive temperature a user can type: a temperature of 1e-300 then gives
+    # exp(0) = 1 for the likeliest token and exp(-huge) = 0 for the rest, i.e. greedy, not inf / inf.
+    logits = (logits.double() - logits.max()) / temperature
+    if top_k is not None and top_k < logits.numel():
+        kth_largest = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    probs = F.softmax(logits, dim=-1)
+    if top_p is not None and top_p < 1:
+        sorted_probs, order = probs.sort(descending=True)
+        before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier tokens
+        keep = torch.zeros_like(probs, dtype=torch.bool)
+        keep[order] = before < top_p
+        keep[order[0]] = True  # the likeliest token always stays, however small p is
+        probs = torch.where(keep, probs, 0.0)
+        probs = probs / probs.sum()
+    return probs.to(dtype)
+
+
+# ----------------------------------------------------------------------------- the KV cache
+
+
+class LayerCache:
+    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each.
+
+    The buffers hold a whole context and are allocated once, at the first keys; each step writes
+    its new keys and values into the next free positions and attends to the filled part. Growing
+    them with torch.cat instead would copy everything cached so far, at every step.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.length = capacity, 0
+        self.k: torch.Tensor | None = None  # (B, nh, capacity, hs) once the first keys arrive
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k is None:
+            B, nh, _, hs = k.shape
+            self.k, self.v = k.new_empty(B, nh, self.capacity, hs), v.new_empty(B, nh, self.capacity, hs)
+        end = self.length + k.size(2)
+        self.k[:, :, self.length:end], self.v[:, :, self.length:end] = k, v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
+def new_cache(model: GPT) -> list[LayerCache]:
+    return [LayerCache(model.config.block_size) for _ in model.blocks]
+
+
+def attention_with_cache(attn: CausalSelfAttention, x: torch.Tensor, cache: LayerCache) -> torch.Tensor:
+    """Lesson 07's CausalSelfAttention.forward, for the new positions only, plus one line: the cache."""
+    q, k, v = attn.split_heads(x)  # (B, nh, T, hs): the T new positions
+    k, v = cache.extend(k, v)  # (B, nh, past + T, hs): every position seen so far
+    return attn.merge_heads(attn.attend(q, k, v))  # each new query sees the cached keys and none after its own
+
+
+def forward_with_cache(model: GPT, idx: torch.Tensor, cache: list[LayerCache]) -> torch.Tensor:
+    """Lesson 07's GPT.forward for (B, T) new tokens that follow the ``len(cache[0])`` cached ones.
+
+    The two differences: positions start after the cached ones, and attention goes through the cache.
+    (No dropout: generation runs in eval mode, where dropout does nothing.)
+    """
+    B, T = idx.shape
+    past = len(cache[0])
+    if past + T > model.config.block_size:
+        raise ValueError(f"{past + T} positions, but the context holds {model.config.block_size}")
+    positions = torch.arange(past, past + T, device=idx.device)  # (T,)
+    x = model.token_embedding(idx) + model.position_embedding(positions)  # (B, T, C)
+    for block, layer_cache in zip(model.blocks, cache):
+        x = x + attention_with_cache(block.attn, block.ln1(x), layer_cache)
+        x = x + block.ffwd(block.ln2(x))
+    return model.lm_head(model.ln_f(x))  # (B, T, vocab)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def window_start(length: int, start: int, block_size: int) -> int:
+    """Where the context window over ``length`` tokens starts: at ``start`` while they fit, else where it keeps
+    the newest block_size // 2 (generate() explains why it jumps)."""
+    return start if length - start <= block_size else length - block_size // 2
+
+
+@torch.no_grad()
+def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+             use_cache: bool = True) -> Iterator[int]:
+    """Lesson 07's sample() with the knobs and the cache: yield new token ids one at a time.
+
+    The context is a window over the text. Positions are learned embeddings
+    0..block_size-1, so when the window is full it cannot simply slide by one:
+    every cached key was computed at a position that would then be wrong. So
+    when it overflows, the window jumps: it keeps the newest block_size // 2
+    tokens, the cache is rebuilt from them (one "prefill"), and generation
+    goes on. With use_cache=False the same window is recomputed in full at
+    every step - the same numbers, much more work.
+    """
+    if not prompt:
+        raise ValueError("the prompt needs at least one token")
+    model.eval()
+    device = next(model.parameters()).device
+    block_size = model.config.block_size
+    tokens, start, cache = list(prompt), 0, None
+    for _ in range(max_new_tokens):
+        jumped = window_start(len(tokens), start, block_size)
+        if jumped != start:
+            start, cache = jumped, None  # the window jumps; cached positions are stale
+        if not use_cache:
+            logits = model(torch.tensor([tokens[start:]], device=device))[0, -1]  # the whole window, every step
+        elif cache is None:
+            cache = new_cache(model)  # the prefill: the whole window once, its keys and values kept
+            logits = forward_with_cache(model, torch.tensor([tokens[start:]], device=device), cache)[0, -1]
+        else:
+            logits = forward_with_cache(model, torch.tensor([tokens[-1:]], device=device), cache)[0, -1]  # 1 token
+        probs = next_token_probs(logits.float(), temperature, top_k, top_p)  # (vocab,)
+        token = int(torch.multinomial(probs.cpu(), 1, generator=generator))
+        tokens.append(token)
+        yield token
+
+
+# ----------------------------------------------------------------------------- trying them out
 
 
 def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
@@ -192,6 +335,62 @@ def interactive(model: GPT, tokenizer: Tokenizer, args) -> None:
         for text in stream_text(tokenizer, tokens):
             print(text, end="", flush=True)
         print()
+
+
+# ------------------------------------------ plumbing: reading lesson 08's checkpoint safely (not the lesson)
+
+MAX_SIZE = 65536  # no size of a model this series trains comes near it
+MAX_BLOCKS = 1024  # building more blocks takes minutes; the models of this series have 1 to 8
+
+
+def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
+    """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode), after checking what it claims."""
+    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "this version of 08_train_llm.py")
+    try:
+        config = GPTConfig(**checkpoint["config"])
+        check_config(config)
+        tokenizer = tokenizer_from_dict(checkpoint["tokenizer"])
+        if len(tokenizer) != config.vocab_size:
+            raise ValueError(f"its tokenizer has {len(tokenizer)} tokens, the model expects {config.vocab_size}")
+        if not is_finite_number(checkpoint.get("best_val_bpc", 0.0)):
+            raise ValueError("its best_val_bpc is not a finite number")
+        model = GPT(config)
+        # Checkpoints written before the read-out was named lm_head (nanoGPT's name) call it head.
+        state = {("lm_head." + k[5:] if k.startswith("head.") else k): v for k, v in checkpoint["state_dict"].items()}
+        model.load_state_dict(state)
+        if not all(p.isfinite().all() for p in model.parameters()):
+            raise ValueError("its weights are not all finite numbers")
+    except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as error:
+        detail = " ".join(str(error).split())[:160]
+        raise CheckpointError(f"{path}: checkpoint does not describe a usable model ({detail})") from None
+    return model.eval(), tokenizer, checkpoint
+
+
+def check_config(config: GPTConfig) -> None:
+    """Sizes a model can be built with: whole numbers in range (a context of at least 2, for generate's window)."""
+    for name, low in (("vocab_size", 1), ("block_size", 2), ("n_layer", 1), ("n_head", 1), ("n_embd", 1)):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SIZE:
+            raise ValueError(f"{name} {value!r} is not a whole number from {low} to {MAX_SIZE}")
+    if config.n_embd % config.n_head:
+        raise ValueError(f"n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
+    if not (isinstance(config.dropout, (int, float)) and 0 <= config.dropout < 1):
+        raise ValueError(f"dropout {config.dropout!r} is not in [0, 1)")
+    # Each number may be fine on its own and the whole still impossible: judge the total before building anything.
+    if config.n_layer > MAX_BLOCKS:
+        raise ValueError(f"n_layer {config.n_layer} is more blocks than {MAX_BLOCKS}")
+    parameters, memory = parameter_count(config), physical_memory()
+    if memory is not None and 4 * parameters > memory / 2:
+        raise ValueError(f"its {parameters:,} parameters need {4 * parameters / 2**30:,.1f} GiB, more than half of "
+                         f"this computer's {memory / 2**30:,.1f} GiB")
+
+
+def parameter_count(config: GPTConfig) -> int:
+    """The number of parameters GPT(config) has, counted from the sizes alone (without building it)."""
+    C, V = config.n_embd, config.vocab_size
+    # per block: qkv 3C(C + 1), proj C(C + 1), feed-forward 4C(C + 1) + C(4C + 1), two LayerNorms 2C each
+    block = 12 * C * C + 13 * C
+    return V * C + config.block_size * C + config.n_layer * block + 2 * C + C * V + V  # embeddings, ln_f, head
 
 
 def main() -> None:

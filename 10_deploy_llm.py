@@ -68,8 +68,11 @@ from starlette.exceptions import HTTPException
 
 from common import ROOT, UserError
 from common.cli import lesson_parser, non_negative_int, port_number, run, thread_count
-from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt
+from common.lessons import lesson
 from common.tokenizers import Tokenizer, checksum, stream_text
+
+_09 = lesson("09_use_llm")  # generation with the cache and the knobs, and the checkpoint it reads
+GPT, DEFAULT_CHECKPOINT, generate, load_gpt = _09.GPT, _09.DEFAULT_CHECKPOINT, _09.generate, _09.load_gpt
 
 PAGE = ROOT / "web" / "index.html"
 MAX_PROMPT_CHARS = 2000

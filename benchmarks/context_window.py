@@ -1,6 +1,6 @@
 """Benchmark: what lesson 09's jumping window costs, against a sliding one.
 
-When the text outgrows the context, ``generate`` (common/gpt.py) jumps: it keeps the newest
+When the text outgrows the context, ``generate`` (09_use_llm.py) jumps: it keeps the newest
 block_size // 2 characters and rebuilds the KV cache from them, so right after a jump the model
 sees only half a context. A sliding window (nanoGPT's) always keeps the newest block_size
 characters, but with learned position embeddings every key's position changes at each step, so
@@ -26,8 +26,11 @@ import torch
 from lessons import load_lesson  # also puts the repository root on sys.path
 from torch.nn import functional as F
 
-from common.gpt import DEFAULT_CHECKPOINT, GPT, generate, load_gpt, window_start
 from common.text import SHAKESPEARE, read_text, split_text
+
+_09 = load_lesson("09_use_llm")  # the lesson's own generation, window and checkpoint reader
+GPT, DEFAULT_CHECKPOINT, generate, load_gpt = _09.GPT, _09.DEFAULT_CHECKPOINT, _09.generate, _09.load_gpt
+window_start = _09.window_start
 
 AFTER_JUMP = 16  # characters right after a jump, where the jumping window has the least context
 

@@ -18,7 +18,8 @@ import argparse
 import torch
 from lessons import load_lesson  # also puts the repository root on sys.path
 
-from common.gpt import GPT, GPTConfig
+_07 = load_lesson("07_simple_llm")
+GPT, GPTConfig = _07.GPT, _07.GPTConfig
 
 VOCAB = 65  # Tiny Shakespeare's characters
 

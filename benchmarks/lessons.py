@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def load_lesson(stem: str):
-    """Import ``<stem>.py`` from the repository root as a module."""
-    spec = importlib.util.spec_from_file_location(f"lesson_{stem[:2]}", ROOT / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from common.lessons import lesson as load_lesson  # noqa: E402,F401  (after the path is set)

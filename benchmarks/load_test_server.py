@@ -37,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.gpt import DEFAULT_CHECKPOINT  # noqa: E402  (after the path is set)
+from common.lessons import lesson  # noqa: E402  (after the path is set)
+
+DEFAULT_CHECKPOINT = lesson("08_train_llm").DEFAULT_CHECKPOINT
 
 
 def free_port() -> int:

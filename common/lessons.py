@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from common import ROOT, UserError
+from common import ROOT
 
 
 def lesson(name: str) -> ModuleType:
@@ -18,9 +18,9 @@ def lesson(name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     path = ROOT / f"{name}.py"
-    if not path.is_file():
-        raise UserError(f"{path.name} is missing from {path.parent}: the lessons import each other's code, "
-                        f"so keep all the lesson files together")
+    if not path.is_file():  # SystemExit, not UserError: this happens as a lesson starts, before run() is there
+        raise SystemExit(f"error: {path.name} is missing from {path.parent}: the lessons import each other's "
+                         "code, so keep all the lesson files together")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it, so its dataclasses and type hints can find it

@@ -121,7 +121,8 @@ def checkpoint(tmp_path_factory) -> Path:
     """A small random model of lessons 09 and 10 with a real vocabulary, saved as lesson 08 would."""
     import torch
 
-    from common.gpt import GPT, GPTConfig, save_gpt
+    GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
+    save_gpt = load_lesson("08_train_llm").save_gpt
     from common.tokenizers import CharTokenizer
 
     torch.manual_seed(0)

@@ -8,8 +8,7 @@ import torch
 from conftest import assert_one_line_error, run_in_process, run_script
 from sklearn import metrics as skm
 
-from common.nets import (CHECKPOINT_FORMAT, CNN, MLP, CheckpointError, build_model, load_checkpoint,
-                         save_checkpoint)
+from common.nets import CHECKPOINT_FORMAT, CNN, MLP, CheckpointError, build_model, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,15 @@ import math
 
 import pytest
 import torch
-from conftest import PATTERN, run_script
+from conftest import PATTERN, load_lesson, run_script
 from torch.nn import functional as F
 
-from common.gpt import GPT, CausalSelfAttention, GPTConfig, parameter_count
 from common.text import evaluate, get_batch
 from common.tokenizers import CharTokenizer, characters_per_token, checksum
 
+_07 = load_lesson("07_simple_llm")
+GPT, GPTConfig, CausalSelfAttention = _07.GPT, _07.GPTConfig, _07.CausalSelfAttention
+lesson09 = load_lesson("09_use_llm")  # the cache and the size check
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,7 @@ def copy_multihead_into(attention: CausalSelfAttention, multihead) -> None:
 
 
 def test_batched_heads_compute_the_same_as_the_loop_over_heads(lesson07):
-    """common/gpt.py's all-heads-at-once attention is lesson 07's rung 3, written for speed."""
+    """The GPT's all-heads-at-once attention is rung 3, written for speed."""
     torch.manual_seed(3)
     config = tiny_config()
     ours = lesson07.MultiHead(config).double()
@@ -112,9 +114,10 @@ def test_the_fused_kernel_computes_what_the_lines_written_out_compute(cached):
             block.attn.fused = fused
         idx = torch.randint(config.vocab_size, (2, 10))
         if cached:  # a prefill of 6 positions, then 4 more at once against the cache (generation: no gradients)
-            cache = model.new_cache()
+            cache = lesson09.new_cache(model)
             with torch.no_grad():
-                logits = torch.cat([model(idx[:, :6], cache), model(idx[:, 6:], cache)], dim=1)
+                logits = torch.cat([lesson09.forward_with_cache(model, idx[:, :6], cache),
+                                    lesson09.forward_with_cache(model, idx[:, 6:], cache)], dim=1)
             results.append((logits, []))
         else:
             logits = model(idx)
@@ -161,7 +164,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
 def test_the_size_check_counts_the_parameters_the_model_has():
     """08-10 refuse a checkpoint too large to build by counting its parameters from the sizes alone."""
     for config in (tiny_config(), GPTConfig(65, 128, 4, 4, 128), GPTConfig(3, 2, 1, 1, 1), GPTConfig(300, 8, 3, 3, 24)):
-        assert parameter_count(config) == GPT(config).num_parameters()
+        assert lesson09.parameter_count(config) == GPT(config).num_parameters()
 
 
 def test_fresh_model_predicts_nearly_uniformly():
@@ -174,7 +177,7 @@ def test_fresh_model_predicts_nearly_uniformly():
 
 
 def test_07_prints_the_ladder_and_saves_its_figures(tmp_path, small_text):
-    result = run_script("07_simple_llm.py", "--text", str(small_text), "--steps", "15", "--block-size", "32",
+    result = run_script("07_simple_llm.py", "--text", str(small_text), "--max-iters", "15", "--block-size", "32",
                         "--n-embd", "32", "--n-layer", "2", out=tmp_path)
     assert result.returncode == 0, result.stderr
     for rung in ("bigram table", "+ one attention head", "4 heads", "+ feed-forward", "+ residual, LayerNorm",

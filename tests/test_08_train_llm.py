@@ -9,13 +9,16 @@ import random
 
 import pytest
 import torch
-from conftest import PATTERN, assert_one_line_error, run_in_process, run_script
+from conftest import PATTERN, assert_one_line_error, load_lesson, run_in_process, run_script
 
 from common import UserError
-from common.gpt import GPT, GPTConfig, load_gpt, save_gpt
 from common.nets import CheckpointError
 from common.text import evaluate, get_batch, read_text, split_text, windows
 from common.tokenizers import CharTokenizer, characters_per_token
+
+_07 = load_lesson("07_simple_llm")
+GPT, GPTConfig = _07.GPT, _07.GPTConfig
+save_gpt, load_gpt = load_lesson("08_train_llm").save_gpt, load_lesson("09_use_llm").load_gpt  # 08 writes, 09 reads
 
 
 

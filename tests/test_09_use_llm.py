@@ -7,9 +7,12 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, run_script
+from conftest import ROOT, load_lesson, run_script
 
-from common.gpt import GPT, GPTConfig, generate, next_token_probs
+_07, _09 = load_lesson("07_simple_llm"), load_lesson("09_use_llm")
+GPT, GPTConfig = _07.GPT, _07.GPTConfig
+generate, next_token_probs = _09.generate, _09.next_token_probs
+
 
 
 def test_sampling_knobs_shape_the_distribution():
@@ -55,11 +58,13 @@ def test_kv_cache_logits_equal_the_full_forward_pass():
     model = GPT(GPTConfig(20, block_size=16, n_layer=2, n_head=4, n_embd=16)).double().eval()
     idx = torch.randint(20, (1, 12))
     full = model(idx)
-    cache = model.new_cache()
-    stepwise = torch.cat([model(idx[:, :5], cache)] + [model(idx[:, t:t + 1], cache) for t in range(5, 12)], dim=1)
+    cache = _09.new_cache(model)
+    step = _09.forward_with_cache
+    stepwise = torch.cat([step(model, idx[:, :5], cache)] + [step(model, idx[:, t:t + 1], cache) for t in range(5, 12)],
+                         dim=1)
     assert torch.allclose(full, stepwise, atol=1e-12)
     with pytest.raises(ValueError, match="context holds 16"):
-        model(torch.zeros(1, 5, dtype=torch.long), cache)  # 12 cached + 5 new > 16
+        step(model, torch.zeros(1, 5, dtype=torch.long), cache)  # 12 cached + 5 new > 16
 
 
 def test_09_prints_each_knob_and_the_cache_speed_up(tmp_path, checkpoint):

@@ -11,15 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import schemathesis
 import torch
-from conftest import VOCAB, assert_one_line_error, run_in_process, run_script
+from conftest import VOCAB, assert_one_line_error, load_lesson, run_in_process, run_script
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from common.gpt import GPT, GPTConfig, load_gpt
 from common.tokenizers import CharTokenizer, checksum
+
+_07 = load_lesson("07_simple_llm")
+GPT, GPTConfig, load_gpt = _07.GPT, _07.GPTConfig, load_lesson("09_use_llm").load_gpt
 
 
 
@@ -202,7 +204,7 @@ def test_an_error_inside_a_generation_reaches_the_client(deploy):
     """A model gone bad (NaN weights) cannot be sampled: both endpoints say so instead of a 500 or a silent end."""
     model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=1, n_embd=8))
     with torch.no_grad():
-        model.head.bias.fill_(float("nan"))
+        model.lm_head.bias.fill_(float("nan"))
     with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), {})) as broken:
         answer = broken.post("/generate", json={"prompt": "A", "max_new_tokens": 5})
         assert answer.status_code == 422 and "could not generate" in answer.json()["error"]

@@ -15,19 +15,20 @@ import subprocess
 import sys
 import textwrap
 import time
-
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, VOCAB, assert_one_line_error, run_script
+from conftest import ROOT, VOCAB, assert_one_line_error, load_lesson, run_script
 from PIL import Image
 from test_data import write_idx, write_tiny_mnist
 
-from common.gpt import GPT, GPTConfig, save_gpt
 from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
 from common.records import write_record
 from common.tokenizers import CharTokenizer
+
+GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
+save_gpt = load_lesson("08_train_llm").save_gpt
 
 pytestmark = pytest.mark.slow
 
@@ -310,7 +311,7 @@ def test_a_full_disk_while_04_saves_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("script, args", [
     ("01_neuron_activation.py", []), ("02_perceptron.py", []), ("03_multilayer_perceptron.py", ["--skip-toys"]),
-    ("04_neural_network_training.py", ["--epochs", "1"]), ("07_simple_llm.py", ["--steps", "1"]),
+    ("04_neural_network_training.py", ["--epochs", "1"]), ("07_simple_llm.py", ["--max-iters", "1"]),
     ("08_train_llm.py", ["--max-iters", "1"]),
 ])
 def test_an_unwritable_output_is_found_before_any_work(tmp_path, script, args):
@@ -383,7 +384,7 @@ def test_a_seed_out_of_range_is_one_line(tmp_path, script, seed):
     ("03_multilayer_perceptron.py", ["--skip-toys", "--hidden", "1000000000000"], "choose smaller sizes"),
     ("05_visualize_training.py", ["--hidden", "1000000000000"], "choose smaller sizes"),
     ("08_train_llm.py", ["--batch-size", "100000000"], "choose smaller sizes"),
-    ("07_simple_llm.py", ["--lr", "1e30", "--steps", "5", "--block-size", "16"], "smaller --lr"),
+    ("07_simple_llm.py", ["--lr", "1e30", "--max-iters", "5", "--block-size", "16"], "smaller --lr"),
 ])
 def test_impossible_sizes_and_runaway_rates_are_one_line(tmp_path, script, args, message):
     assert_one_line_error(run_script(script, *args, out=tmp_path), message)
@@ -447,7 +448,7 @@ def test_05_refuses_a_record_without_its_data_set(tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c["state_dict"]["head.bias"].fill_(float("nan")), "not all finite"),
+    (lambda c: c["state_dict"]["lm_head.bias"].fill_(float("nan")), "not all finite"),
     (lambda c: c["config"].update(block_size=1), "block_size"),
     (lambda c: c.update(best_val_bpc="1.5"), "best_val_bpc"),
     (lambda c: c["config"].update(n_head=3), "n_head"),

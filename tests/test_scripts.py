@@ -2,7 +2,11 @@
 
 Each lesson's own runs are in its test file, tests/test_NN_*.py."""
 
+import ast
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, assert_one_line_error, run_in_process, run_script
@@ -80,3 +84,29 @@ def test_a_mode_flag_is_read_as_the_full_parse_reads_it():
     assert given("--quick", ["--quick"], action="store_true") and not given("--quick", [], action="store_true")
     # No abbreviations anywhere: --data would be --dataset to one parser and ambiguous to the other
     assert_one_line_error(run_in_process("03_multilayer_perceptron.py", "--datas", "mnist"), "unrecognized arguments")
+
+
+def lessons_imported(path) -> list[str]:
+    """The lessons a file imports through common/lessons.py: the names in its lesson("NN_...") calls."""
+    return [call.args[0].value for call in ast.walk(ast.parse(path.read_text()))
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) in ("lesson", "load_lesson")
+            and call.args and isinstance(call.args[0], ast.Constant)]
+
+
+def test_a_lesson_imports_only_earlier_lessons_and_common_imports_none():
+    for script in SCRIPTS:
+        for name in lessons_imported(ROOT / script):
+            assert name[:2] < script[:2] and (ROOT / f"{name}.py").is_file(), f"{script} imports {name}"
+    assert lessons_imported(ROOT / "09_use_llm.py") == ["07_simple_llm", "08_train_llm"]  # the parse finds them
+    for module in sorted((ROOT / "common").glob("*.py")):
+        assert not lessons_imported(module), f"common/{module.name} imports a lesson"
+
+
+@pytest.mark.slow
+def test_a_lesson_whose_earlier_lesson_is_missing_says_so_in_one_line(tmp_path):
+    """09 alone with common/, without 07 and 08 beside it: one line naming the missing file."""
+    shutil.copytree(ROOT / "common", tmp_path / "common")
+    shutil.copy(ROOT / "09_use_llm.py", tmp_path)
+    result = subprocess.run([sys.executable, str(tmp_path / "09_use_llm.py"), "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "07_simple_llm.py is missing")
