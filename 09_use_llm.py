@@ -55,9 +55,9 @@ context more would pay for the jump in loss.
    float64, so a tiny T gives greedy rather than inf/inf); top-k masks all
    logits below the k-th largest with -inf; softmax; top-p sorts, keeps each
    token whose likelier predecessors hold less than p, and renormalises.
-2. ``LayerCache``: two buffers of a whole context per layer, filled from the
-   left; ``extend`` writes the new keys and values after the cached ones and
-   returns everything filled so far.
+2. ``LayerCache`` and ``new_cache``: two buffers of a whole context per
+   layer, filled from the left; ``extend`` writes the new keys and values
+   after the cached ones and returns everything filled so far.
 3. ``attention_with_cache`` and ``forward_with_cache``: lesson 07's attention
    and GPT forward pass, for the new tokens only: their positions start after
    the cached ones, and each layer's keys and values go through its cache.
@@ -126,7 +126,7 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
         sorted_probs, order = probs.sort(descending=True)
         before = sorted_probs.cumsum(0) - sorted_probs  # mass of the likelier tokens
         keep = torch.zeros_like(probs, dtype=torch.bool)
-        keep[order] = before < top_p
+        keep[order] = before < top_p  # indexing with order puts each answer back at its token's own place
         keep[order[0]] = True  # the likeliest token always stays, however small p is
         probs = torch.where(keep, probs, 0.0)
         probs = probs / probs.sum()
@@ -137,11 +137,12 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
 
 
 class LayerCache:
-    """One layer's keys and values for every position seen so far: (B, nh, T_seen, hs) each.
+    """One layer's keys and values for every position seen so far.
 
-    The buffers hold a whole context and are allocated once, at the first keys; each step writes
-    its new keys and values into the next free positions and attends to the filled part. Growing
-    them with torch.cat instead would copy everything cached so far, at every step.
+    The buffers, (B, nh, capacity, hs) each, hold a whole context and are allocated once, at the first
+    keys; ``extend`` writes the new keys and values into the next free positions and returns the filled
+    part, (B, nh, T_seen, hs), for attention to look at. Growing them with torch.cat instead would copy
+    everything cached so far, at every step.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -163,6 +164,7 @@ class LayerCache:
 
 
 def new_cache(model: GPT) -> list[LayerCache]:
+    """An empty LayerCache for each block of the model, each with room for a whole context."""
     return [LayerCache(model.config.block_size) for _ in model.blocks]
 
 
@@ -170,14 +172,16 @@ def attention_with_cache(attn: CausalSelfAttention, x: torch.Tensor, cache: Laye
     """Lesson 07's CausalSelfAttention.forward, for the new positions only, plus one line: the cache."""
     q, k, v = attn.split_heads(x)  # (B, nh, T, hs): the T new positions
     k, v = cache.extend(k, v)  # (B, nh, past + T, hs): every position seen so far
-    return attn.merge_heads(attn.attend(q, k, v))  # each new query sees the cached keys and none after its own
+    # 07's attend takes the queries as the last T of the keys: each new query sees the cached keys, none after it
+    return attn.merge_heads(attn.attend(q, k, v))
 
 
 def forward_with_cache(model: GPT, idx: torch.Tensor, cache: list[LayerCache]) -> torch.Tensor:
     """Lesson 07's GPT.forward for (B, T) new tokens that follow the ``len(cache[0])`` cached ones.
 
-    The two differences: positions start after the cached ones, and attention goes through the cache.
-    (No dropout: generation runs in eval mode, where dropout does nothing.)
+    The differences: positions start after the cached ones (counted from the window's start, as in
+    generate), and attention goes through the cache. It leaves out 07's dropout on the embeddings:
+    generation runs in eval mode, where every dropout, here and inside the blocks, does nothing.
     """
     B, T = idx.shape
     past = len(cache[0])
@@ -204,7 +208,8 @@ def window_start(length: int, start: int, block_size: int) -> int:
 def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
              use_cache: bool = True) -> Iterator[int]:
-    """Lesson 07's sample() with the knobs and the cache: yield new token ids one at a time.
+    """Lesson 07's sample() with the knobs, the cache, and a window that jumps instead of sliding: yield new
+    token ids one at a time.
 
     The context is a window over the text. Positions are learned embeddings
     0..block_size-1, so when the window is full it cannot simply slide by one:
@@ -212,7 +217,8 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
     when it overflows, the window jumps: it keeps the newest block_size // 2
     tokens, the cache is rebuilt from them (one "prefill"), and generation
     goes on. With use_cache=False the same window is recomputed in full at
-    every step - the same numbers, much more work.
+    every step - the same text (the tests check it token for token), much
+    more work.
     """
     if not prompt:
         raise ValueError("the prompt needs at least one token")
@@ -221,9 +227,9 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
     block_size = model.config.block_size
     tokens, start, cache = list(prompt), 0, None
     for _ in range(max_new_tokens):
-        jumped = window_start(len(tokens), start, block_size)
-        if jumped != start:
-            start, cache = jumped, None  # the window jumps; cached positions are stale
+        new_start = window_start(len(tokens), start, block_size)
+        if new_start != start:
+            start, cache = new_start, None  # the window jumps; cached positions are stale
         if not use_cache:
             logits = model(torch.tensor([tokens[start:]], device=device))[0, -1]  # the whole window, every step
         elif cache is None:
