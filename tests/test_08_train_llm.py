@@ -66,6 +66,11 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     (tmp_path / "cut.pt").write_bytes((tmp_path / "g.pt").read_bytes()[:500])
     with pytest.raises(CheckpointError):
         load_gpt(tmp_path / "cut.pt")
+    # A checkpoint written before the read-out was named lm_head still loads, with the same predictions.
+    older = {**checkpoint, "state_dict": {k.replace("lm_head.", "head."): v for k, v in checkpoint["state_dict"].items()}}
+    assert "head.weight" in older["state_dict"]
+    torch.save(older, tmp_path / "older.pt")
+    assert torch.equal(load_gpt(tmp_path / "older.pt")[0](idx), restored(idx))
     checkpoint["tokenizer"]["vocab"] = "abc"  # one character short of the model
     torch.save(checkpoint, tmp_path / "short.pt")
     with pytest.raises(CheckpointError, match="tokenizer has 3 tokens"):
