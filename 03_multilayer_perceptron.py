@@ -132,6 +132,10 @@ from common.plotting import (
 from common.records import atomic_write, check_replaceable, read_record, write_record
 from common.schedule import learning_rate
 
+# The defaults of part 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
+DIGITS = dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, augment=0)
+MNIST = dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, augment=1)
+
 # ============================================================================= PART 1: backpropagation
 # Sections 1-4 of a run: the pieces and their backward passes, the gradient check that proves them,
 # and small problems a straight line cannot solve. The toys train with fit(), the loop of part 2.
@@ -642,24 +646,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
                         help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir (the defaults "
                              "shown below follow it: --dataset mnist --help shows MNIST's)")
-    mnist = given("--dataset", argv) == "mnist"
     add_mnist_arguments(parser)
     parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
-    # Per data set, chosen on validation accuracy; any flag overrides.
-    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 128] if mnist else [128],
-                        help="hidden layer sizes")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
     parser.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax output) or mse (sigmoid outputs vs one-hot targets)")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="update rule")
-    parser.add_argument("--epochs", type=positive_int, default=10 if mnist else 40,
-                        help="passes over the training data")
-    parser.add_argument("--batch-size", type=positive_int, default=512 if mnist else 32, help="mini-batch size")
-    parser.add_argument("--lr", type=positive_float, default=3e-3 if mnist else 2e-3, help="peak learning rate")
+    parser.add_argument("--epochs", type=positive_int, help="passes over the training data")
+    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size")
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.1,
                         help="weight decay: decoupled with adam, an L2 gradient with sgd")
-    parser.add_argument("--augment", type=non_negative_int, default=1 if mnist else 0,
-                        help="shift each training batch by up to this many pixels")
+    parser.add_argument("--augment", type=non_negative_int, help="shift each training batch by up to this many pixels")
+    parser.set_defaults(**(MNIST if given("--dataset", argv) == "mnist" else DIGITS))  # any flag overrides
     return parser.parse_args(argv)
 
 

@@ -125,6 +125,10 @@ from common.plotting import (
 from common.records import atomic_write, kept_epoch, read_record
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
+# The defaults of each mode, one dict each; any flag overrides them.
+DIGITS = dict(hidden=[64], epochs=30, lr=1e-3)  # watching a run on the 8x8 digits
+MOONS = dict(hidden=[16, 16], epochs=30, lr=1e-2)  # --dataset moons: a 2-D problem, its boundary drawn
+OVERFIT = dict(hidden=[512, 512], epochs=150, lr=3e-3)  # --demo overfit: a large network on a small subset
 
 
 # ----------------------------------------------------------------------------- the loop parts 1 and 2 train with
@@ -328,12 +332,13 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
              f"{base['val_loss']:.3f}: overfitting." if rose else
              f"ended at {base['val_loss']:.3f}, near its lowest ({base['lowest_val_loss']:.3f})."))
     for name in names[1:-1]:
-        run = summarise(results[name]["history"])
-        final = "lower" if run["val_loss"] < base["val_loss"] else "higher"
-        lowest = "lower" if run["lowest_val_loss"] < base["lowest_val_loss"] else "higher"
-        gap = "smaller" if run["gap"] < base["gap"] else "larger"
-        print(f"   {name}: final validation loss {run['val_loss']:.3f} ({final}), lowest {run['lowest_val_loss']:.3f} "
-              f"({lowest}), gap {run['gap']:+.3f} ({gap}) than without regularisation.")
+        summary = summarise(results[name]["history"])
+        final = "lower" if summary["val_loss"] < base["val_loss"] else "higher"
+        lowest = "lower" if summary["lowest_val_loss"] < base["lowest_val_loss"] else "higher"
+        gap = "smaller" if summary["gap"] < base["gap"] else "larger"
+        print(f"   {name}: final validation loss {summary['val_loss']:.3f} ({final}), "
+              f"lowest {summary['lowest_val_loss']:.3f} "
+              f"({lowest}), gap {summary['gap']:+.3f} ({gap}) than without regularisation.")
     l1_name = next(name for name in names if name.startswith("L1"))
     l1, free = results[l1_name], results[names[0]]
     print(f"   {l1_name}: {l1['near_zero']:.0%} of the weights are within {NEAR_ZERO:g} of 0 "
@@ -376,9 +381,10 @@ def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, 
     print(f"   {'run':<22} {'samples':>7} {'train loss':>10} {'val loss':>8} {'lowest':>7} {'gap':>7} "
           f"{'train acc':>9} {'val acc':>7}")
     for name, result in results.items():
-        run = summarise(result["history"])
-        print(f"   {name:<22} {result['n_train']:>7} {run['train_loss']:10.4f} {run['val_loss']:8.3f} "
-              f"{run['lowest_val_loss']:7.3f} {run['gap']:+7.3f} {run['train_accuracy']:9.1%} {run['val_accuracy']:7.1%}")
+        summary = summarise(result["history"])  # not "run": that is common.cli's run(), which starts main()
+        print(f"   {name:<22} {result['n_train']:>7} {summary['train_loss']:10.4f} {summary['val_loss']:8.3f} "
+              f"{summary['lowest_val_loss']:7.3f} {summary['gap']:+7.3f} {summary['train_accuracy']:9.1%} "
+              f"{summary['val_accuracy']:7.1%}")
     print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
     explain_regularisers(results, len(data.X_val))
     save_figure(plot_regularisers(results, data.name), "05_overfitting")
@@ -582,12 +588,13 @@ def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
     fig, axes = plt.subplots(2, len(results), figsize=(4 * len(results), 6.5), sharey="row")
     for column, (name, result) in enumerate(results.items()):
         history = result["history"]
-        run = summarise(history)
+        summary = summarise(history)
         draw_curves(axes[0, column], axes[1, column], history, log=False)
         axes[0, column].set_ylim(0, 2.0)  # linear, to see the validation loss climb back up
-        axes[0, column].set_title(f"{name}, {result['n_train']} samples\nlowest val loss {run['lowest_val_loss']:.3f}, "
-                                  f"final {run['val_loss']:.3f}", fontsize=10)
-        axes[1, column].set_title(f"train {run['train_accuracy']:.1%}, val {run['val_accuracy']:.1%}", fontsize=10)
+        axes[0, column].set_title(f"{name}, {result['n_train']} samples\nlowest val loss "
+                                  f"{summary['lowest_val_loss']:.3f}, final {summary['val_loss']:.3f}", fontsize=10)
+        axes[1, column].set_title(f"train {summary['train_accuracy']:.1%}, val {summary['val_accuracy']:.1%}",
+                                  fontsize=10)
     fig.suptitle(f"Overfitting, regularisation and underfitting on {dataset}")
     fig.tight_layout()
     return fig
@@ -601,19 +608,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="compare regularisers on a small subset, and a too-small network")
     parser.add_argument("--checkpoint", type=Path,
                         help="plot the history of a saved run (.pt from 04, MLP or CNN, or a .json record)")
-    # Per mode (the defaults shown follow --demo and --dataset: add them to --help to see others); any flag overrides.
-    overfit, moons = given("--demo", argv) == "overfit", given("--dataset", argv) == "moons"
-    parser.add_argument("--hidden", type=positive_int, nargs="+",
-                        default=[512, 512] if overfit else [16, 16] if moons else [64], help="hidden layer sizes")
-    parser.add_argument("--epochs", type=positive_int, default=150 if overfit else 30, help="epochs")
-    parser.add_argument("--lr", type=positive_float, default=3e-3 if overfit else 1e-2 if moons else 1e-3,
-                        help="Adam learning rate")
+    # The defaults shown follow --demo and --dataset: add them to --help to see the others.
+    parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes")
+    parser.add_argument("--epochs", type=positive_int, help="epochs")
+    parser.add_argument("--lr", type=positive_float, help="Adam learning rate")
     parser.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout probability, in [0, 1)")
     parser.add_argument("--l2", type=non_negative_float, default=0.0,
                         help="L2 penalty lambda: adds lambda * sum w^2 to the loss")
     parser.add_argument("--l1", type=non_negative_float, default=0.0,
                         help="L1 penalty lambda: adds lambda * sum |w| to the loss")
     parser.add_argument("--subset", type=positive_int, default=100, help="training samples for --demo overfit")
+    mode = OVERFIT if given("--demo", argv) == "overfit" else MOONS if given("--dataset", argv) == "moons" else DIGITS
+    parser.set_defaults(**mode)  # any flag overrides
     return parser.parse_args(argv)
 
 

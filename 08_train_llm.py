@@ -126,6 +126,15 @@ GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
 HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
                    "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed",
                    "compile")
+# The defaults of each mode, one dict each (as nanoGPT's config/*.py); any flag overrides them. The default run
+# and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures them); the gpu
+# preset is nanoGPT's train_shakespeare_char.
+DEFAULTS = dict(max_iters=2000, batch_size=32, block_size=128, n_layer=4, n_head=4, n_embd=128, lr=3e-3, min_lr=3e-4,
+                warmup_iters=100, dropout=0.0, eval_interval=200)  # about 9 minutes on 2 CPU cores
+QUICK = DEFAULTS | dict(max_iters=1100, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup_iters=50,
+                        eval_interval=100)  # --quick: about 2 minutes
+GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, n_head=6, n_embd=384, lr=1e-3,
+                      min_lr=1e-4, dropout=0.2, eval_interval=250)  # --preset gpu
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 
@@ -357,31 +366,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", choices=["gpu"],
                         help="gpu: nanoGPT's Shakespeare model for one GPU, 6 blocks x 6 heads, width 384, context "
                              "256, dropout 0.2 (--preset gpu --help shows all its defaults)")
-    quick, gpu = given("--quick", argv, action="store_true"), given("--preset", argv) == "gpu"
-    # The default run and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures
-    # them); the gpu preset is nanoGPT's train_shakespeare_char. Any flag overrides them.
-    parser.add_argument("--max-iters", type=positive_int, default=5000 if gpu else 1100 if quick else 2000,
-                        help="training steps")
-    parser.add_argument("--batch-size", type=positive_int, default=64 if gpu else 16 if quick else 32,
-                        help="windows per step (per process, under torchrun)")
-    parser.add_argument("--block-size", type=positive_int, default=256 if gpu else 64 if quick else 128,
-                        help="context length in tokens")
-    parser.add_argument("--n-layer", type=positive_int, default=6 if gpu else 4, help="transformer blocks")
-    parser.add_argument("--n-head", type=positive_int, default=6 if gpu else 4, help="attention heads per block")
-    parser.add_argument("--n-embd", type=positive_int, default=384 if gpu else 128,
-                        help="width of the residual stream (a multiple of --n-head)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3 if gpu else 2e-3 if quick else 3e-3,
-                        help="peak learning rate")
-    parser.add_argument("--min-lr", type=positive_float, default=1e-4 if gpu else 2e-4 if quick else 3e-4,
-                        help="learning rate at the end of the cosine")
-    parser.add_argument("--warmup-iters", type=positive_int, default=50 if quick else 100,
-                        help="steps of linear warm-up")
+    parser.add_argument("--max-iters", type=positive_int, help="training steps")
+    parser.add_argument("--batch-size", type=positive_int, help="windows per step (per process, under torchrun)")
+    parser.add_argument("--block-size", type=positive_int, help="context length in tokens")
+    parser.add_argument("--n-layer", type=positive_int, help="transformer blocks")
+    parser.add_argument("--n-head", type=positive_int, help="attention heads per block")
+    parser.add_argument("--n-embd", type=positive_int, help="width of the residual stream (a multiple of --n-head)")
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate")
+    parser.add_argument("--min-lr", type=positive_float, help="learning rate at the end of the cosine")
+    parser.add_argument("--warmup-iters", type=positive_int, help="steps of linear warm-up")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW's decoupled weight decay")
     parser.add_argument("--grad-clip", type=positive_float, default=1.0, help="largest gradient norm")
-    parser.add_argument("--dropout", type=dropout_rate, default=0.2 if gpu else 0.0,
-                        help="dropout probability, in [0, 1)")
-    parser.add_argument("--eval-interval", type=positive_int, default=250 if gpu else 100 if quick else 200,
-                        help="steps between evaluations")
+    parser.add_argument("--dropout", type=dropout_rate, help="dropout probability, in [0, 1)")
+    parser.add_argument("--eval-interval", type=positive_int, help="steps between evaluations")
+    gpu, quick = given("--preset", argv) == "gpu", given("--quick", argv, action="store_true")
+    parser.set_defaults(**(GPU if gpu else QUICK if quick else DEFAULTS))  # the mode's defaults; any flag overrides
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
                         help="the forward pass's precision; auto is bfloat16 on a GPU that has it, else float32 "
                              "(float16 needs a CUDA GPU)")

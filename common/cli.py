@@ -47,11 +47,11 @@ def add_mnist_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def given(flag: str, argv: list[str] | None = None, **declaration):
-    """The value the command line gives ``flag``, read before the rest of the flags are declared.
+    """The value the command line gives ``flag``, read before the full parse.
 
-    Some defaults depend on another flag (03's learning rate on --dataset). Reading that one flag first
-    lets each default be written where its own flag is declared, with a visible ``if``. Nothing is
-    checked here: the full parse that follows refuses a bad value, in one line.
+    Some defaults depend on a mode flag (03's learning rate on --dataset). Reading that one flag first
+    picks the mode's dict of defaults, which ``parser.set_defaults`` applies, so that --help shows the
+    defaults that apply. Nothing is checked here: the full parse that follows refuses a bad value, in one line.
     """
     early = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     action = early.add_argument(flag, **declaration)

@@ -117,6 +117,7 @@ def test_out_of_range_fields_get_a_422_naming_them(client, path, field, value):
     assert field in response.json()["error"]
 
 
+@pytest.mark.slow
 def test_a_client_leaving_mid_stream_does_not_wedge_the_server(client):
     body = {"prompt": "A", "max_new_tokens": 2000, "seed": 0}
     start = time.perf_counter()
