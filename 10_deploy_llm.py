@@ -239,8 +239,8 @@ def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 
         # A client that leaves before the stream starts never runs stream_events' finally: give its place back
         # when the generation is dropped.
         weakref.finalize(generation, leave)
-        return StreamingResponse(stream_events(generation, leave), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return ClosingStream(stream_events(generation, leave), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
 
     async def stream_events(generation: Generation, leave: Callable[[], None]):
         """Server-Sent Events: one 'data:' line per piece of text, then 'event: done' (or 'event: error')."""
@@ -274,6 +274,21 @@ def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 
             leave()
 
     return app
+
+
+class ClosingStream(StreamingResponse):
+    """A StreamingResponse that closes its events at once when the client leaves.
+
+    When a write to a client that has gone fails, Starlette stops reading the events but leaves closing
+    them to the garbage collector, which may come seconds later; until then the generation goes on.
+    Closing them here runs stream_events' finally now, and that stops the worker at its next token.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
