@@ -1,8 +1,10 @@
 """Lesson 04 - the same network in PyTorch, trained on real data, kept in models/ for later.
 
-Lesson 03 wrote every step by hand. PyTorch does the calculus for us - autograd
-records the forward pass and runs the chain rule backwards - so the training
-loop shrinks to five lines, each the twin of something 03 did:
+The question: lesson 03 wrote every derivative by hand. What changes when a library does the calculus,
+and what does a network built for pictures, a convolutional network (CNN), add?
+
+PyTorch's autograd records the forward pass and runs the chain rule backwards (lesson 03's backward,
+done for us), so one training step is five lines, each the twin of something 03 did:
 
     optimizer.zero_grad()          # 03 overwrote dW, db in every backward; PyTorch adds to .grad, so clear it
     logits = model(x)              # 03: MLP.forward, Dense after Dense
@@ -10,77 +12,25 @@ loop shrinks to five lines, each the twin of something 03 did:
     loss.backward()                # 03: MLP.backward, the chain rule layer by layer
     optimizer.step()               # 03: Adam.step, p <- p - lr * update
 
-Two networks go through that same loop (--model):
-* mlp (the default): lesson 03's network, Linear -> ReLU -> Dropout -> ... ->
-  Linear. It sees an image as a list of numbers. Nothing tells it that pixel
-  300 sits next to pixel 301, so it must learn what a stroke means separately
-  at every place a stroke can be.
-* cnn: the next idea, a convolutional network (``CNN`` in common/nets.py):
-  two convolution blocks and one linear layer. A convolution computes, at
-  every position of the image, a weighted sum of a small neighbourhood (5x5
-  pixels: a local receptive field), with the same 25 weights everywhere
-  (weight sharing). One such filter detects one kind of local shape - an edge,
-  a stroke end - wherever it is, and costs 25 weights however large the image.
-  Max pooling then keeps the strongest response in each 2x2 square: the image
-  halves, a shape moved by a pixel gives nearly the same output, and the
-  second block's filters each see a 14x14 patch of the digit, so they can
-  respond to parts of digits built from the first block's strokes. After each
-  convolution, batch norm rescales every channel to mean 0 and variance 1 over
-  the mini-batch (then by a learned scale and shift), which keeps the signal
-  in range and lets a larger learning rate train it fast; in eval mode it uses
-  averages kept during training instead, so one image's answer never depends
-  on the others in its batch. The result has far fewer parameters than the
-  MLP (the script prints both) and makes better use of them - but each weight
-  is used at every position, so it does more arithmetic per image and trains
-  slower on a CPU (printed too).
+Two networks go through that loop (--model), both defined below:
+* mlp (the default): lesson 03's network (``MLP``). It sees an image as a list of numbers: nothing
+  tells it that pixel 300 sits next to pixel 301, so it must learn a stroke at every place separately.
+* cnn: small filters slid over the image find the same local shape anywhere (``CNN``, explained there).
 
-Good practice around that loop. What we want is a network that *generalises*:
-right on images it has never seen, not only on the ones it trained on. A
-network with enough weights can instead memorise its training images - it
-*overfits*: its training loss keeps falling while its loss on new images
-stops falling or rises. Several of the habits below exist to fight that
-(dropout, weight decay, augmentation, early stopping); lesson 05 shows
-overfitting happen, and what each of them changes.
-* Three splits. The network learns from the training split; the validation
-  split, which training never sees, shows whether it generalises and picks
-  the best epoch (model selection); the test split is touched once, at the
-  very end, so its accuracy is an honest estimate for new data.
-* Inputs are standardised, x' = (x - mean) / std, with mean and std from the
-  training split only, and stored in the checkpoint so lesson 06 can do the same.
-* Dropout: while training, each hidden unit's output is zeroed with
-  probability p, and the survivors are multiplied by 1 / (1 - p) ("inverted"
-  dropout), so the expected input to the next layer is unchanged. No unit can
-  rely on another being there. At evaluation (``model.eval()``) dropout is
-  off and nothing is rescaled: every unit takes part.
-* Weight decay, decoupled as in lesson 03 (AdamW: w <- w - lr wd w beside the
-  Adam step; weights only, biases stay free). With --optimizer sgd it is the
-  L2 gradient wd * w added before the momentum step.
-* Data augmentation (--shift, --rotate): every time a training image is
-  drawn it is moved by up to --shift pixels and turned by up to --rotate
-  degrees, at random (a random rotation-and-translation matrix per image,
-  applied by resampling with bilinear interpolation). The network never sees
-  the same picture twice and learns that a digit does not depend on exactly
-  where it sits - which a user's drawing in lesson 06 needs. Validation and
-  test images are left as they are.
-* Early stopping: the validation loss is checked after every epoch and the
-  weights of the best epoch are kept, whatever happens after it. (Training
-  runs to the end here, to draw the whole curve; stopping once the validation
-  loss has not improved for a few epochs would save that time.)
-* Train and validation loss are measured alike: after each epoch, in eval
-  mode, on the validation split and on as many training examples. (The
-  running mean over the epoch's batches has dropout on and older weights.)
-* Nothing lost. The checkpoint is written to a temporary file and then renamed
-  onto --out: a rename is atomic, so a crash or Ctrl-C mid-save leaves the old
-  file or the new one, never half of each (common/records.py). Before any
-  training, --out is checked: it must be writable, and may only replace a
-  checkpoint of this lesson; a loss that becomes inf or NaN, or 100 times what
-  it was before training, stops training and saves nothing; and a model that
-  is worse on validation than the one already there is not saved over it.
-* Accuracy alone hides which classes fail. For each class k, with the confusion
-  matrix C (row = true class, column = predicted class):
-      precision_k = C[k,k] / sum_i C[i,k]   (of what we called k, how much was k)
-      recall_k    = C[k,k] / sum_j C[k,j]   (of the real k's, how many we found)
-      F1_k        = 2 precision_k recall_k / (precision_k + recall_k)
+Lesson 03's habits stay (three splits, inputs standardised with the training split's mean and std,
+decoupled weight decay, random shifts, train and validation loss measured alike: see 03). New here,
+each explained beside its code: dropout (``MLP``), batch norm (``conv_block``), turns as well as shifts
+(``augment``), and keeping the weights of the epoch with the lowest validation loss (``fit``).
+What we want is a network that generalises: right on pictures it never saw. Lesson 05 shows what
+happens when one memorises its training pictures instead (overfitting), and what each habit changes.
+
+Accuracy alone hides which classes fail. For class k, with the confusion matrix C (row: the true
+class, column: the predicted one):
+    precision_k = C[k,k] / sum_i C[i,k]   (of what we called k, how much was k)
+    recall_k    = C[k,k] / sum_j C[k,j]   (of the real k's, how many we found)
+    F1_k        = 2 precision_k recall_k / (precision_k + recall_k)
+
+The checkpoint in models/ holds what lessons 05 and 06 need to rebuild the network (``build_model``).
 
 Run it:  python 04_neural_network_training.py                       (8x8 digits, a few seconds)
          python 04_neural_network_training.py --dataset mnist --data-dir data/mnist              (< 1 min)
@@ -94,7 +44,6 @@ import copy
 import math
 import time
 from functools import partial
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -104,46 +53,19 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (
-    add_mnist_arguments,
-    angle_degrees,
-    checkpoint_path,
-    dropout_rate,
-    given,
-    lesson_parser,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    run,
-    seed_everything,
-    shift_pixels,
-)
+from common.cli import (add_mnist_arguments, angle_degrees, checkpoint_path, dropout_rate, given, lesson_parser,
+                        non_negative_float, positive_float, positive_int, run, seed_everything, shift_pixels)
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import (
-    CHECKPOINT_FORMAT,
-    CNN,
-    MLP,
-    CheckpointError,
-    check_fits,
-    cosine_decay,
-    decayed_weights,
-    evaluate,
-    load_checkpoint,
-    pick_device,
-    save_checkpoint,
-    use_cpu_cores,
-    weight_decay_groups,
-)
-from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.records import check_replaceable, kept_epoch, write_record
+from common.checkpoints import CHECKPOINT_FORMAT, CheckpointError, previous_model, save_checkpoint
+from common.devices import check_fits, pick_device, use_cpu_cores
+from common.plotting import check_figure_writable, plot_confusion_matrix, save_figure, show_or_close
+from common.records import write_record
+from common.schedule import learning_rate
 
 KERNEL = 5  # the CNN's filters are 5x5 pixels
 # The defaults of each model and data set, one dict each, chosen on validation accuracy; any flag overrides them.
-# (The CNN's filter counts were picked to fit 4 minutes on 2 CPU cores; its other settings are the first tried.)
-# On MNIST the time goes to the 55,000 training images: a batch of 512 makes each step one large matrix
-# product, which a CPU runs far faster per image than many small ones, and the fewer, less noisy steps
-# take a larger learning rate. The random shifts and turns are worth keeping: without them the MNIST MLP
-# stopped at 98.28% validation accuracy (seed 0), with them it reached 98.60-98.94% (seeds 0-2).
+# On MNIST a batch of 512 makes each step one large matrix product, which a CPU runs far faster per picture;
+# the README's numbers section gives what the shifts and turns are worth there.
 MODES = {
     ("mlp", "digits"): dict(epochs=30, batch_size=64, lr=2e-3, dropout=0.3, weight_decay=0.1, shift=0.0, rotate=0.0,
                             hidden=[512]),
@@ -155,6 +77,113 @@ MODES = {
                            hidden=[512, 128]),
 }
 EXPLODED = 100  # a loss this many times its value before training has diverged, even if still finite
+
+
+# ----------------------------------------------------------------------------- the two networks
+
+
+class MLP(nn.Module):
+    """Linear -> ReLU -> Dropout -> ... -> Linear: lesson 03's network, in PyTorch.
+
+    The last layer outputs raw scores (logits); ``nn.CrossEntropyLoss`` applies the softmax, as lesson
+    03's loss did. The weights start as in lesson 03: He initialisation, normal with std sqrt(2 / fan_in),
+    biases at 0 (LeCun's sqrt(1 / fan_in) with ``activation="tanh"``, which lesson 05's smallest network
+    uses). PyTorch's own default for ``nn.Linear`` is uniform in +-1/sqrt(fan_in).
+    """
+
+    def __init__(self, sizes: list[int], dropout: float = 0.0, activation: str = "relu"):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append({"relu": nn.ReLU, "tanh": nn.Tanh}[activation]())
+                if dropout > 0:
+                    # Dropout: while training, each hidden unit's output is zeroed with probability p and the
+                    # survivors are multiplied by 1 / (1 - p), so the next layer's expected input is unchanged.
+                    # No unit can rely on another being there. In eval mode (model.eval()) it is off.
+                    layers.append(nn.Dropout(dropout))
+        self.net = nn.Sequential(*layers)
+        self.sizes, self.dropout, self.activation = list(sizes), dropout, activation
+        for layer in self.linear_layers():
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu" if activation == "relu" else "linear")
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # (B, n_features) -> (B, n_classes) logits
+
+    def linear_layers(self) -> list[nn.Linear]:
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def architecture(self) -> dict:
+        return {"kind": "mlp", "sizes": self.sizes, "dropout": self.dropout, "activation": self.activation}
+
+    def describe(self) -> str:
+        return f"MLP {'-'.join(map(str, self.sizes))}"
+
+
+def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    """Convolution -> batch norm -> ReLU -> 2x2 max pooling: (B, c_in, H, W) -> (B, c_out, H/2, W/2).
+
+    Batch norm rescales every channel to mean 0 and variance 1 over the mini-batch, then by a learned
+    scale and shift: the signal stays in range, so a larger learning rate trains it fast. In eval mode it
+    uses averages kept during training instead, so one picture's answer never depends on its batch.
+    Max pooling keeps the strongest response in each 2x2 square: the picture halves, and a shape moved
+    by a pixel gives nearly the same output.
+    """
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),  # padding keeps H x W; BN has the bias
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class CNN(nn.Module):
+    """Two convolution blocks and one linear layer: a network that looks for local shapes.
+
+    A convolution computes, at every position of the picture, a weighted sum of a small neighbourhood
+    (kernel x kernel pixels), with the same weights everywhere. One such filter finds one kind of local
+    shape - an edge, a stroke's end - wherever it is, and costs 25 weights (5x5) however large the
+    picture. After the first block's pooling, each of the second block's filters sees a larger patch,
+    so it can respond to parts of digits built from the first block's strokes. Far fewer parameters than
+    the MLP (the run prints both), but each is used at every position: more arithmetic per picture.
+    """
+
+    def __init__(self, input_shape: list[int], n_classes: int, channels: list[int], kernel: int = 5,
+                 dropout: float = 0.0):
+        super().__init__()
+        (height, width), (c1, c2) = input_shape, channels
+        self.features = nn.Sequential(conv_block(1, c1, kernel), conv_block(c1, c2, kernel))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c2 * (height // 4) * (width // 4), n_classes),
+        )
+        self.input_shape, self.n_classes = list(input_shape), n_classes
+        self.channels, self.kernel, self.dropout = list(channels), kernel, dropout
+        for module in self.modules():  # He initialisation, as for the MLP
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(self.classifier[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(len(x), 1, *self.input_shape)  # (B, H*W) -> (B, 1, H, W): one grey channel
+        x = self.features(x)  # (B, C2, H/4, W/4)
+        return self.classifier(x)  # (B, n_classes) logits
+
+    def architecture(self) -> dict:
+        return {"kind": "cnn", "input_shape": self.input_shape, "n_classes": self.n_classes,
+                "channels": self.channels, "kernel": self.kernel, "dropout": self.dropout}
+
+    def describe(self) -> str:
+        h, w = self.input_shape
+        c1, c2 = self.channels
+        k = self.kernel
+        return f"CNN {h}x{w} -> conv{k}x{k} {c1} -> pool -> conv{k}x{k} {c2} -> pool -> linear {self.n_classes}"
+
+
+# ----------------------------------------------------------------------------- training
 
 
 def make_loader(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
@@ -191,6 +220,27 @@ def augment(x: torch.Tensor, image_shape: tuple[int, int], max_shift: float, max
     return (F.grid_sample(images, grid, align_corners=False) + blank).view(n, -1)
 
 
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split, in eval mode (dropout off)."""
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        count += len(y)
+    return total_loss / count, correct / count
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """Class probabilities (softmax of the logits) for already-normalised inputs, on the CPU."""
+    model.eval()
+    return torch.softmax(model(torch.as_tensor(X, dtype=torch.float32)), dim=1).numpy()
+
+
 def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress: tqdm,
                 augmentation: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
     """One pass over the training data, one optimizer step per mini-batch."""
@@ -212,16 +262,38 @@ def train_epoch(model, loader, criterion, optimizer, scheduler, device, progress
         progress.set_postfix(batch_loss=f"{value:.4f}", refresh=False)
 
 
+def decayed_weights(model: nn.Module) -> list[nn.Parameter]:
+    """The weights that weight decay pulls towards 0: those of linear and convolution layers.
+
+    Biases, normalisation scales and shifts, and embeddings (a table of vectors, not a map from
+    inputs to outputs) are left free. Lessons 07 and 08 decay the GPT's weights the same way.
+    """
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Parameter groups for an optimizer: ``decayed_weights`` with ``weight_decay``, every other parameter without."""
+    decayed = {id(p) for p in decayed_weights(model)}
+    return [{"params": [p for p in model.parameters() if id(p) in decayed], "weight_decay": weight_decay},
+            {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0}]
+
+
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW (decoupled decay) or SGD with momentum (L2 gradient).
 
-    Only weight matrices and filters decay (``decayed_weights`` in common/nets.py); biases and batch
+    Only weight matrices and filters decay (``decayed_weights``, above); biases and batch
     norm's scale and shift stay free: they set offsets and scales, and pulling those to 0 helps nothing.
     """
     groups = weight_decay_groups(model, weight_decay)
     if name == "adam":
         return torch.optim.AdamW(groups, lr=lr)
     return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+
+
+def cosine_decay(optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Lesson 03's cosine schedule for a PyTorch optimizer: no warm-up, from its lr down to 0."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, partial(learning_rate, max_lr=1.0, min_lr=0.0, warmup=0,
+                                                                total=total))
 
 
 def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, lr: float, weight_decay: float,
@@ -250,8 +322,10 @@ def fit(model, data: Dataset, *, optimizer: str, epochs: int, batch_size: int, l
                            f"after epoch {epoch}: training diverged and stopped, nothing saved. Try a smaller --lr")
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                         "val_loss": val_loss, "val_accuracy": val_accuracy, "seconds": time.perf_counter() - start})
-        # Early stopping, judged on the validation split, never on the test split. The loss, not the accuracy:
-        # on a small validation set accuracy moves in coarse steps and ties often.
+        # Keep the best epoch, judged on the validation split, never on the test split (model selection). The
+        # loss, not the accuracy: on a small validation set accuracy moves in coarse steps and ties often.
+        # Every epoch still runs, to draw the whole curve; early stopping would end the run once the
+        # validation loss had not improved for a few epochs, and save that time.
         if val_loss < best_loss:
             best_state, best_epoch, best_loss = copy.deepcopy(model.state_dict()), epoch, val_loss
         print(f"   epoch {epoch:>3}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
@@ -317,18 +391,28 @@ def multiply_adds(model: nn.Module, n_features: int, device: torch.device) -> in
 # ------------------------------------------ plumbing: figures, checkpoints, the command line (not the lesson)
 
 
-def plot_confusion(matrix: np.ndarray, class_names: tuple[str, ...], title: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    image = ax.imshow(matrix, cmap="Blues")
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                color="white" if value > matrix.max() / 2 else "black")
-    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)), xticklabels=class_names,
-           yticklabels=class_names, xlabel="predicted class", ylabel="true class", title=title)
-    ax.grid(False)
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return fig
+def build_model(checkpoint: dict) -> MLP | CNN:
+    """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
+    arch = checkpoint["architecture"]
+    kind = arch.get("kind", "mlp")  # older checkpoints hold only MLPs and do not say so
+    height, width = checkpoint["input_shape"]
+    try:
+        if kind == "mlp":
+            model = MLP(arch["sizes"], arch.get("dropout", 0.0), arch.get("activation", "relu"))
+            inputs, outputs = arch["sizes"][0], arch["sizes"][-1]
+        elif kind == "cnn":
+            model = CNN(arch["input_shape"], arch["n_classes"], arch["channels"], arch["kernel"], arch["dropout"])
+            inputs, outputs = math.prod(arch["input_shape"]), arch["n_classes"]
+        else:
+            raise CheckpointError(f"unknown architecture kind {kind!r} (this version knows mlp and cnn)")
+        if (inputs, outputs) != (height * width, len(checkpoint["class_names"])):
+            raise ValueError(f"a network for {inputs} inputs and {outputs} classes does not fit "
+                             f"{height}x{width} images of {len(checkpoint['class_names'])} classes")
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as error:
+        detail = " ".join(str(error).split())[:160]  # torch's message spans lines: keep ours to one
+        raise CheckpointError(f"weights do not fit the architecture {str(arch)[:200]} ({detail})") from None
+    return model.eval()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -363,24 +447,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.out = args.out or MODELS_DIR / f"04_{args.model}_{args.dataset}.pt"
     return args
-
-
-def previous_model(path: Path, dataset: str, overwrite: bool) -> dict | None:
-    """The validation figures of the 04 checkpoint ``path`` holds now, if any; anything not 04's is refused,
-    and so is a model of another data set unless ``overwrite``."""
-    check_replaceable(path, "04")
-    if not path.exists():
-        return None
-    try:
-        old = load_checkpoint(path)
-    except CheckpointError as error:
-        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
-    if old["dataset"] != dataset:  # its scores do not compare with this run's
-        if not overwrite:
-            raise UserError(f"{path} holds a model of {old['dataset']}, not {dataset}; refusing to replace it "
-                            "(choose another --out, or --overwrite)")
-        return None
-    return kept_epoch(old)
 
 
 def main() -> None:
@@ -430,7 +496,7 @@ def main() -> None:
     model.load_state_dict(best_state)
     weight_norm = math.sqrt(sum(float((w.detach() ** 2).sum()) for w in decayed_weights(model)))
     pull = f"weight decay {args.weight_decay} pulls it down" if args.weight_decay else "no weight decay"
-    print(f"\n   keeping epoch {best_epoch} of {args.epochs}, the lowest validation loss (early stopping); "
+    print(f"\n   keeping epoch {best_epoch} of {args.epochs}, the lowest validation loss; "
           f"{history[-1]['seconds']:.1f} s of training;\n   its weights' norm ||W|| = {weight_norm:.2f} "
           f"(all layers; {pull})")
 
@@ -464,7 +530,7 @@ def main() -> None:
           f"and {args.out.with_suffix('.json').name}")
     matrix = np.array(metrics["confusion_matrix"])
     title = f"{data.name}, {args.model.upper()}: test accuracy {metrics['accuracy']:.2%}"
-    save_figure(plot_confusion(matrix, data.class_names, title), f"04_{args.model}_{data.name}_confusion_matrix")
+    save_figure(plot_confusion_matrix(matrix, data.class_names, title), f"04_{args.model}_{data.name}_confusion_matrix")
     print(f"   next: python 06_neural_network_inference.py --checkpoint {args.out}")
     if previous is not None and kept["val_loss"] > previous["val_loss"]:
         print(f"   note: --overwrite replaced a model that was better on validation (loss {previous['val_loss']:.4f}, "

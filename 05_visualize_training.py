@@ -103,17 +103,10 @@ from common.cli import (
     run,
     seed_everything,
 )
+from common.checkpoints import load_checkpoint
 from common.data import Dataset, load_dataset, normalisation
-from common.nets import (
-    CNN,
-    MLP,
-    build_model,
-    check_fits,
-    cosine_decay,
-    evaluate,
-    load_checkpoint,
-    predict_proba,
-)
+from common.devices import check_fits
+from common.lessons import lesson
 from common.plotting import (
     check_figure_writable,
     interactive,
@@ -123,6 +116,10 @@ from common.plotting import (
     show_or_close,
 )
 from common.records import atomic_write, kept_epoch, read_record
+
+_04 = lesson("04_neural_network_training")  # the networks this lesson watches train, and their loop's pieces
+CNN, MLP, build_model, cosine_decay, evaluate, predict_proba = (_04.CNN, _04.MLP, _04.build_model, _04.cosine_decay,
+                                                             _04.evaluate, _04.predict_proba)
 
 SNAPSHOTS = 4  # how many epochs get a weight histogram / decision boundary panel
 # The defaults of each mode, one dict each; any flag overrides them.
@@ -418,9 +415,9 @@ def plot_saved_history(path: Path) -> None:
     else:
         checkpoint = read_record(path)
         history, name = checkpoint["history"], f"{checkpoint['dataset']} "
-    # 04 keeps the epoch of lowest validation loss (early stopping) and says which; 03 keeps its last epoch.
+    # 04 keeps the epoch of lowest validation loss and says which; 03 keeps its last epoch.
     kept = kept_epoch(checkpoint)
-    why = "the lowest validation loss (early stopping)" if "best_epoch" in checkpoint else "the last epoch"
+    why = "the lowest validation loss" if "best_epoch" in checkpoint else "the last epoch"
     print(f"{path}: {len(history)} epochs; the saved weights are epoch {kept['epoch']}'s, {why}: validation loss "
           f"{kept['val_loss']:.4f}, accuracy {kept['val_accuracy']:.2%}; at the last epoch train loss "
           f"{history[-1]['train_loss']:.4f}, validation loss {history[-1]['val_loss']:.4f}")

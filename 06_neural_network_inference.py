@@ -46,9 +46,13 @@ from PIL import Image, UnidentifiedImageError
 
 from common import UserError
 from common.cli import add_mnist_arguments, lesson_parser, positive_int, run, seed_everything
+from common.checkpoints import load_checkpoint, newest_checkpoint
 from common.data import load_dataset, load_digits_dataset
-from common.nets import build_model, load_checkpoint, newest_checkpoint, predict_proba
+from common.lessons import lesson
 from common.plotting import check_figure_writable, interactive, plt, save_figure, show_or_close
+
+_04 = lesson("04_neural_network_training")  # the networks it saved, rebuilt from their checkpoints
+build_model, predict_proba = _04.build_model, _04.predict_proba
 
 TRAIN_COMMAND = "python 04_neural_network_training.py"
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}  # matplotlib's, without windows

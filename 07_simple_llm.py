@@ -78,7 +78,8 @@ from tqdm import tqdm
 
 from common import Diverged
 from common.cli import bpe_vocab_size, lesson_parser, positive_float, positive_int, run, seed_everything
-from common.nets import check_fits, weight_decay_groups
+from common.devices import check_fits
+from common.lessons import lesson
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.schedule import learning_rate
 from common.text import SHAKESPEARE, evaluate, get_batch, read_text, split_text
@@ -91,6 +92,8 @@ from common.tokenizers import (
     learn_merges_fast,
     token_text,
 )
+
+weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups  # weight matrices decay, nothing else
 
 EXAMPLE = "To be, or not to be"
 ODD = "Café 🙂"  # characters outside Shakespeare's alphabet

@@ -105,14 +105,8 @@ from common.cli import (
     seed_everything,
 )
 from common.lessons import lesson
-from common.nets import (
-    CheckpointError,
-    check_fits,
-    pick_device,
-    safe_torch_load,
-    use_cpu_cores,
-    weight_decay_groups,
-)
+from common.checkpoints import CheckpointError, safe_torch_load
+from common.devices import check_fits, pick_device, use_cpu_cores
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import check_replaceable, save_torch, write_record
 from common.schedule import learning_rate
@@ -121,6 +115,7 @@ from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters
 
 _07 = lesson("07_simple_llm")  # the GPT this lesson trains, and its plain writing loop
 GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
+weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups
 
 # The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
 HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
@@ -190,7 +185,7 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: T
         team: Team, precision: Precision) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
     device = team.device
-    # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (common/nets.py, as in 04)
+    # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (lesson 04's weight_decay_groups)
     optimizer = torch.optim.AdamW(weight_decay_groups(model, args.weight_decay), lr=args.lr)
     # torch.compile turns the model into generated kernels (the same weights); evaluation uses the plain model.
     replicas = team.wrap(torch.compile(model) if args.compile else model)  # a single process: the model itself

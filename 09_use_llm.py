@@ -82,7 +82,7 @@ from torch.nn import functional as F
 from common import UserError
 from common.cli import fraction, lesson_parser, non_negative_float, physical_memory, positive_int, run, seed_everything
 from common.lessons import lesson
-from common.nets import CheckpointError, safe_torch_load
+from common.checkpoints import CheckpointError, safe_torch_load
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import is_finite_number
 from common.tokenizers import Tokenizer, describe, stream_text, token_text, tokenizer_from_dict

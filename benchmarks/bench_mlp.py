@@ -86,7 +86,8 @@ class TorchRun:
     def __init__(self, data, sizes, cfg):
         import torch
 
-        from common.nets import MLP, cosine_decay
+        _04 = load_lesson("04_neural_network_training")
+        MLP, cosine_decay = _04.MLP, _04.cosine_decay
 
         self.torch, self.cfg = torch, cfg
         torch.manual_seed(cfg.seed)

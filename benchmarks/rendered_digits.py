@@ -30,9 +30,11 @@ import numpy as np
 from lessons import load_lesson  # also puts the repository root on sys.path
 from PIL import Image, ImageDraw, ImageFont
 
+from common.checkpoints import load_checkpoint
 from common.cli import run
-from common.nets import build_model, load_checkpoint
 from common.plotting import plt, save_figure
+
+build_model = load_lesson("04_neural_network_training").build_model
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSerif", "DejaVuSerif-Italic", "DejaVuSansMono", "STIXGeneral",

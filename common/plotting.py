@@ -92,3 +92,17 @@ def plot_decision_boundary(
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.grid(False)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: tuple[str, ...], title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)), xticklabels=class_names,
+           yticklabels=class_names, xlabel="predicted class", ylabel="true class", title=title)
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

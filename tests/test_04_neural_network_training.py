@@ -5,10 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_in_process, run_script
+from conftest import assert_one_line_error, load_lesson, run_in_process, run_script
 from sklearn import metrics as skm
 
-from common.nets import CHECKPOINT_FORMAT, CNN, MLP, CheckpointError, build_model, load_checkpoint, save_checkpoint
+from common.checkpoints import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+
+CNN, MLP, build_model = load_lesson("04_neural_network_training").CNN, load_lesson("04_neural_network_training").MLP, load_lesson("04_neural_network_training").build_model
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +193,7 @@ def test_training_run_writes_checkpoint_and_record(tmp_path, flags, architecture
     assert set(record["history"][0]) >= {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds"}
     # The stored accuracy is what the stored model really scores on the test split.
     from common.data import load_digits_dataset
-    from common.nets import predict_proba
+    predict_proba = load_lesson("04_neural_network_training").predict_proba
 
     data = load_digits_dataset(checkpoint["hyperparameters"]["seed"])
     norm = checkpoint["normalisation"]

@@ -5,11 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_in_process, run_script
+from conftest import assert_one_line_error, load_lesson, run_in_process, run_script
 from PIL import Image
 
 from common.data import load_digits_dataset, normalisation
-from common.nets import MLP
+
+MLP = load_lesson("04_neural_network_training").MLP
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,9 @@ def test_bad_checkpoint_is_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model, pictures", [("mlp", "first-layer units"), ("cnn", "first-layer filters")])
 def test_checkpoint_of_either_kind_is_rebuilt_and_its_first_layer_drawn(tmp_path, visualize, model, pictures):
-    from common.nets import build_model, load_checkpoint
+    from common.checkpoints import load_checkpoint
+
+    build_model = load_lesson("04_neural_network_training").build_model
 
     checkpoint = tmp_path / f"{model}.pt"
     flags = ["--hidden", "16"] if model == "mlp" else ["--channels", "6", "8"]

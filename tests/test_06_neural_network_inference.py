@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run_in_process, run_script
+from conftest import assert_one_line_error, load_lesson, run_in_process, run_script
 from matplotlib.backend_bases import KeyEvent, MouseEvent
 from PIL import Image, ImageDraw
 
-from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
+from common.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
+
+MLP = load_lesson("04_neural_network_training").MLP
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +141,9 @@ def stroke(pad, points: list[tuple[float, float]], button: int = 1) -> None:
 
 @pytest.mark.parametrize("which", ["checkpoint_path", "cnn_checkpoint_path"], ids=["mlp", "cnn"])
 def test_drawing_pad_turns_strokes_into_ink_and_predictions(inference, request, which, capsys):
-    from common.nets import build_model, load_checkpoint, predict_proba
+    from common.checkpoints import load_checkpoint
+
+    build_model, predict_proba = load_lesson("04_neural_network_training").build_model, load_lesson("04_neural_network_training").predict_proba
 
     checkpoint = load_checkpoint(request.getfixturevalue(which))
     model = build_model(checkpoint)

@@ -12,7 +12,7 @@ import torch
 from conftest import PATTERN, assert_one_line_error, load_lesson, run_in_process, run_script
 
 from common import UserError
-from common.nets import CheckpointError
+from common.checkpoints import CheckpointError
 from common.text import evaluate, get_batch, read_text, split_text, windows
 from common.tokenizers import CharTokenizer, characters_per_token
 

@@ -23,10 +23,11 @@ from conftest import ROOT, VOCAB, assert_one_line_error, load_lesson, run_script
 from PIL import Image
 from test_data import write_idx, write_tiny_mnist
 
-from common.nets import CHECKPOINT_FORMAT, MLP, save_checkpoint
+from common.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
 from common.records import write_record
 from common.tokenizers import CharTokenizer
 
+MLP = load_lesson("04_neural_network_training").MLP
 GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
 save_gpt = load_lesson("08_train_llm").save_gpt
 
