@@ -130,7 +130,6 @@ from common.plotting import (
     show_or_close,
 )
 from common.records import atomic_write, check_replaceable, read_record, write_record
-from common.schedule import learning_rate
 
 # The defaults of part 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
 DIGITS = dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, augment=0)
@@ -484,6 +483,21 @@ def train_epoch(model: MLP, loss_fn, optimizer, X: np.ndarray, Y: np.ndarray, ba
     return step
 
 
+def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: int) -> float:
+    """The schedule: half a cosine from max_lr down to min_lr at step ``total``, after ``warmup`` rising steps.
+
+        lr(t) = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2,   progress = (t - warmup) / (total - warmup)
+
+    Big steps while far from a minimum, small ones to settle into it. This lesson and 04 use no warm-up
+    (``warmup=0``); 07 and 08 let the rate climb in a straight line for their first steps, because Adam's
+    running averages start from nothing and its first steps are badly scaled (lesson 08 says more).
+    """
+    if step < warmup:
+        return max_lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+
 def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
         optimizer: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
     """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds).
@@ -492,7 +506,7 @@ def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, bat
     """
     opt = (Adam if optimizer == "adam" else SGD)(model.arrays(), lr, weight_decay)
     total_steps = epochs * -(-len(X_train) // batch_size)  # ceil: a last, smaller batch is a step too
-    # The cosine schedule (common/schedule.py): no warm-up here, down to 0 at the last step.
+    # The cosine schedule (learning_rate, above): no warm-up here, down to 0 at the last step.
     lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)
     step = 0
     X_check, Y_check = X_train[:len(X_val)], Y_train[:len(X_val)]

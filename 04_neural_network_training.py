@@ -58,9 +58,11 @@ from common.cli import (add_mnist_arguments, angle_degrees, checkpoint_path, dro
 from common.data import Dataset, load_dataset, normalisation
 from common.checkpoints import CHECKPOINT_FORMAT, CheckpointError, previous_model, save_checkpoint
 from common.devices import check_fits, pick_device, use_cpu_cores
+from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_confusion_matrix, save_figure, show_or_close
 from common.records import write_record
-from common.schedule import learning_rate
+
+learning_rate = lesson("03_multilayer_perceptron").learning_rate  # 03's schedule, here without warm-up
 
 KERNEL = 5  # the CNN's filters are 5x5 pixels
 # The defaults of each model and data set, one dict each, chosen on validation accuracy; any flag overrides them.
@@ -516,6 +518,8 @@ def main() -> None:
         "class_names": list(data.class_names), "dataset": data.name, "input_shape": list(data.image_shape),
         "hyperparameters": hyperparameters, "history": history, "best_epoch": best_epoch, "test_metrics": metrics,
     }
+    # Written to a temporary file, then renamed onto --out: a rename is atomic, so a crash or Ctrl-C mid-save
+    # leaves the old file or the new one, never half of each (common/records.py).
     try:
         save_checkpoint(args.out, checkpoint)
         write_record(args.out.with_suffix(".json"), {

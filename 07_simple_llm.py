@@ -1,66 +1,35 @@
 """Lesson 07 - a transformer language model, built one rung at a time and trained on Shakespeare.
 
-A language model reads text and, at every position, outputs a probability for
-each possible next character. Trained to make the true next character likely
-(cross-entropy, as in lessons 03-04, with 65 classes instead of 10), it learns
-spelling, words and the shape of a play - and it can then write, one character
-at a time, by drawing from its own predictions.
+The question: how can a network write? A language model reads text and, at every position, outputs a
+probability for each possible next character. Trained to make the true next character likely (cross-entropy,
+as in lessons 03-04, with 65 classes instead of 10), it learns spelling, words and the shape of a play, and
+it can then write, one character at a time, by drawing from its own predictions (``sample``).
 
-**Tokens, two ways** (common/tokenizers.py; read it first). A model sees
-integer ids, so the text is cut into tokens, each with an id; the model
-outputs one score (logit) per id.
+**Tokens.** A model sees integer ids, so the text is cut into tokens, each with an id; here each distinct
+character is one (65 in Shakespeare: ``CharTokenizer``). Lesson 08 adds byte-pair encoding, the tokens GPT
+models read. The loss is in nats: -ln p(the right next token), the natural log's unit (a uniform guess
+among 65 scores ln 65 = 4.17 nats); divided by ln 2 it is in bits (``evaluate``).
 
-* **Characters**: each distinct character is a token (65 in Shakespeare).
-  Small and simple, but a character the text never had has no id.
-* **Byte-pair encoding** (BPE, what GPT models use): start from the 256 byte
-  values of UTF-8, so nothing is ever unknown, then count every adjacent pair
-  of tokens in the training text, make the most frequent pair a new token,
-  merge it everywhere, and repeat until --vocab-size tokens. Frequent letter
-  pairs merge first, then syllables and words: each token holds about two
-  characters at 512 tokens, so a model reads a text in half the steps, but
-  has a larger vocabulary to choose from at each one. ``learn_merges`` is that
-  loop as written; ``learn_merges_fast`` does each count and merge on NumPy
-  arrays, every position at once, so it learns the same merges (this lesson
-  checks it on a sample, the tests on random texts) from a megabyte in about
-  a second. Lesson 08 trains a model on either and compares them fairly, in
-  bits per character.
+**The ladder.** Each rung adds one idea and is trained for the same number of steps on the same batches,
+so its validation loss shows what the idea buys - within that short budget: not every rung need beat the
+one before it (the run says which did not), and lesson 08 trains the GPT properly.
 
-The ladder below uses characters, so each rung's loss is per character.
+1. Bigram: a table of next-character scores given only the current character. No context: the baseline.
+2. One self-attention head: position t takes an average of the values v_s of the positions s <= t,
+   weighted by how well its query q_t matches their keys k_s (each class below says more):
+       scores = Q K^T / sqrt(d)        (T x T; d = head size)
+       scores[t, s] = -inf  for s > t  (the causal mask: no looking ahead)
+       weights = softmax(scores, along s),   out = weights V
+3. Multi-head: several smaller heads side by side, each free to look for something else.
+4. + Feed-forward: a small MLP on every position, to compute with what attention gathered.
+5. + Residual connections and LayerNorm: x + f(LayerNorm(x)) instead of f(x).
+6. A GPT: n_layer such blocks stacked, a last LayerNorm, and the read-out to logits (lm_head).
 
-**The ladder.** Each rung adds one idea and is trained for the same number of
-steps on the same batches, so the validation loss (nats per character) shows
-what it buys - within that short budget. Expect a surprise: in so few steps
-not every rung beats the one before it (the run prints which did not; the
-README's numbers give seeds 0-4), and lesson 08 trains the GPT properly.
+Rungs 5 and 6 are the GPT that lessons 08-10 train, sample from and serve, one screen per piece below:
+CausalSelfAttention (rungs 2-3 with all heads at once; the tests check it equals rung 3's loop),
+FeedForward, Block, GPT, init_weights, and ``sample``, the plain writing loop that lesson 09 speeds up.
 
-1. **Bigram**: a table of logits, next-character scores given only the current
-   character. No context at all: the baseline, about 2.5 nats.
-2. **One self-attention head.** Each position t emits a query q_t ("what am I
-   looking for"), a key k_s ("what do I contain") and a value v_s ("what I
-   pass on"), all linear maps of its embedding (token + position embedding).
-   Position t then takes a weighted average of the values of positions s <= t:
-       scores = Q K^T / sqrt(d)     (T x T; d = head size)
-       scores[t, s] = -inf  for s > t    (the causal mask: no looking ahead)
-       weights = softmax(scores, along s)    (each row sums to 1)
-       out = weights V
-   The 1/sqrt(d) keeps the scores' spread near 1 whatever d is, so softmax
-   starts soft instead of picking a single position.
-3. **Multi-head.** Several smaller heads side by side, each free to look for
-   something else (the previous vowel, the start of the word, ...); their
-   outputs are concatenated and mixed by one linear layer.
-4. **+ Feed-forward.** Attention moves information between positions; a small
-   MLP applied to every position on its own then computes with it.
-5. **+ Residual connections and LayerNorm.** x + f(LayerNorm(x)) instead of
-   f(x): the identity path lets gradients flow straight through many layers,
-   and LayerNorm keeps each position's vector at a steady scale.
-6. **A GPT**: n_layer such blocks stacked, and a last LayerNorm before the read-out.
-
-Rungs 5 and 6 are the GPT that lessons 08-10 train, sample from and serve,
-below one screen per piece: CausalSelfAttention (rungs 2-3 with all heads at
-once; the tests check it equals rung 3's loop), FeedForward, Block, GPT,
-init_weights, and ``sample``, the plain writing loop that lesson 09 speeds up.
-
-Run it:  python 07_simple_llm.py [--max-iters 800] [--vocab-size 512] [--text my_book.txt]   (about a minute and a half)
+Run it:  python 07_simple_llm.py [--max-iters 800] [--text my_book.txt]   (about a minute and a half)
 """
 
 from __future__ import annotations
@@ -70,6 +39,7 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -77,27 +47,119 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common import Diverged
-from common.cli import bpe_vocab_size, lesson_parser, positive_float, positive_int, run, seed_everything
+from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
 from common.devices import check_fits
 from common.lessons import lesson
-from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.schedule import learning_rate
-from common.text import SHAKESPEARE, evaluate, get_batch, read_text, split_text
-from common.tokenizers import (
-    BYTES,
-    BPETokenizer,
-    CharTokenizer,
-    characters_per_token,
-    learn_merges,
-    learn_merges_fast,
-    token_text,
-)
+from common.plotting import check_figure_writable, plot_attention_maps, plot_ladder, save_figure, show_or_close
+from common.text import SHAKESPEARE, read_text, split_text
 
+learning_rate = lesson("03_multilayer_perceptron").learning_rate  # 03's cosine, here after a warm-up
 weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups  # weight matrices decay, nothing else
 
 EXAMPLE = "To be, or not to be"
 ODD = "Café 🙂"  # characters outside Shakespeare's alphabet
-BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
+
+
+# ----------------------------------------------------------------------------- tokens, batches and the score
+
+
+class CharTokenizer:
+    """Characters <-> integer ids: the vocabulary is the sorted set of characters in a text.
+
+    Small and simple, but a character the text never had has no id: it is replaced by a fallback (a
+    space, when the text has one), and ``unknown`` says which characters those were.
+    """
+
+    kind = "char"
+
+    def __init__(self, vocab: str):
+        self.vocab = vocab
+        self.ids = {ch: i for i, ch in enumerate(vocab)}
+        self.fallback = self.ids.get(" ", 0)
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        return cls("".join(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.ids.get(ch, self.fallback) for ch in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.vocab[i] for i in ids)
+
+    def unknown(self, text: str) -> str:
+        """The characters of ``text`` that are not in the vocabulary (each once, in order)."""
+        return "".join(dict.fromkeys(ch for ch in text if ch not in self.ids))
+
+    def token_bytes(self, i: int) -> bytes:
+        return self.vocab[i].encode("utf-8")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "vocab": self.vocab}
+
+
+def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows of the text; each target is its input shifted one token on.
+
+    Every position t of a window is a training example: from tokens 0..t,
+    predict token t+1. So one window of length T teaches T predictions.
+    """
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    offsets = torch.arange(block_size)
+    x = ids[starts[:, None] + offsets]  # (B, T)
+    y = ids[starts[:, None] + offsets + 1]  # (B, T)
+    return x, y
+
+
+def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ids`` cut into consecutive, non-overlapping windows: a deterministic evaluation set.
+
+    With ``max_windows``, only that many of them, evenly spread over the text.
+    """
+    n = (len(ids) - 1) // block_size
+    x = ids[: n * block_size].view(n, block_size)
+    y = ids[1 : n * block_size + 1].view(n, block_size)
+    if max_windows is not None and n > max_windows:
+        pick = torch.linspace(0, n - 1, max_windows).long()
+        x, y = x[pick], y[pick]
+    return x, y
+
+
+class Score(NamedTuple):
+    nats_per_token: float  # the mean cross-entropy the model trains on
+    bits_per_char: float  # the same total over the characters the tokens hold: comparable across tokenizers
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, ids: torch.Tensor, block_size: int, chars: torch.Tensor | None = None,
+             max_windows: int | None = None, batch_size: int = 64) -> Score:
+    """Cross-entropy over the windows of ``ids``, in eval mode (dropout off), per token and per character.
+
+    The same tokens every time, so two evaluations differ only because the model did - unlike an estimate
+    from a few random batches. Without ``max_windows`` every token after the first is predicted once (the
+    tail that fills no whole window in one shorter window). ``chars`` holds each token's number of characters:
+    the total nats divided by the characters predicted, and by ln 2, is bits per character, the same measure
+    for a model of characters and one of lesson 08's BPE tokens. Without it every token is one character.
+    """
+    was_training = model.training
+    model.eval()
+    x, y = windows(ids, block_size, max_windows)
+    batches = [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    if max_windows is None and y.numel() < len(ids) - 1:
+        batches.append((ids[y.numel() : -1][None], ids[y.numel() + 1 :][None]))  # (1, rest)
+    nats = tokens = characters = 0.0
+    for xb, yb in batches:
+        logits = model(xb)  # (b, T, vocab)
+        nats += F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum").item()
+        tokens += yb.numel()
+        characters += yb.numel() if chars is None else chars.to(yb.device)[yb].sum().item()
+    model.train(was_training)
+    return Score(nats / tokens, nats / characters / math.log(2))
+
 
 # ----------------------------------------------------------------------------- the rungs
 
@@ -114,7 +176,11 @@ class Bigram(nn.Module):
 
 
 def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d), with the future masked out) v, for (..., T, d) tensors."""
+    """softmax(q k^T / sqrt(d), with the future masked out) v, for (..., T, d) tensors.
+
+    q k^T is a sum of d products, so its spread grows like sqrt(d); dividing by sqrt(d) keeps it near 1
+    whatever the head size, and softmax starts soft instead of putting all its weight on one position.
+    """
     T, d = q.size(-2), q.size(-1)
     scores = q @ k.transpose(-2, -1) / math.sqrt(d)  # (..., T, T): how well query t matches key s
     future = torch.triu(torch.ones(T, T, dtype=torch.bool, device=q.device), diagonal=1)  # s > t
@@ -124,7 +190,12 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
 
 
 class Head(nn.Module):
-    """Rung 2: one head of causal self-attention."""
+    """Rung 2: one head of causal self-attention.
+
+    Each position emits a query q_t ("what am I looking for"), a key k_s ("what do I contain") and a value
+    v_s ("what I pass on"), all linear maps of its embedding: a learned vector looked up for its token (a
+    table with one row per id, ``nn.Embedding``) plus one looked up for its position.
+    """
 
     def __init__(self, config: GPTConfig, head_size: int):
         super().__init__()
@@ -137,7 +208,10 @@ class Head(nn.Module):
 
 
 class MultiHead(nn.Module):
-    """Rung 3: n_head heads of size C / n_head, concatenated and mixed by a linear layer."""
+    """Rung 3: n_head heads of size C / n_head, side by side, concatenated and mixed by a linear layer.
+
+    Each head is free to look for something else (the previous vowel, the start of the word, ...).
+    """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -232,7 +306,11 @@ class CausalSelfAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Rung 4, per position: widen to 4C, GELU, back to C."""
+    """Rung 4, per position: widen to 4C, GELU, back to C.
+
+    Attention moves information between positions; this small MLP then computes with it, at every position
+    on its own. GELU is a smooth ReLU: x times the chance that a standard normal number is below x.
+    """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -244,7 +322,13 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    """Rung 5: communicate (attention), then compute (feed-forward); each adds to the residual stream."""
+    """Rung 5: communicate (attention), then compute (feed-forward); each adds to the residual stream.
+
+    The residual stream is x itself, passed from block to block: each part adds its output to it instead
+    of replacing it, so the identity path lets gradients flow straight through many blocks. LayerNorm
+    rescales each position's vector to mean 0 and variance 1 (then by a learned scale and shift), so its
+    size stays steady whatever the blocks before it added.
+    """
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -336,9 +420,8 @@ def fit(model: nn.Module, train_ids: torch.Tensor, max_iters: int, batch_size: i
         lr: float, seed: int, name: str) -> None:
     """AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08).
 
-    The recipe is 08's, explained there: weight decay 0.1 on weight matrices only (not on embeddings,
-    LayerNorm or biases), and the learning rate of common/schedule.py, warming up over the first tenth
-    of the steps, then decaying along a cosine to a tenth of its peak.
+    Decoupled weight decay 0.1 on weight matrices only (lessons 03 and 04), and lesson 03's learning_rate:
+    a warm-up over the first tenth of the steps, then a cosine down to a tenth of the peak.
     """
     optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.1), lr=lr)
     generator = torch.Generator().manual_seed(seed)  # every rung sees the same batches
@@ -362,39 +445,6 @@ def show_tokenizer(tokenizer: CharTokenizer) -> None:
     if unknown:
         print(f"   {ODD!r} holds characters the text never had ({unknown!r}): encoded as "
               f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(ODD))!r}")
-
-
-def merges_text(bpe: BPETokenizer, merges: list[tuple[int, int]]) -> str:
-    return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
-
-
-def show_bpe(train_text: str, val_text: str, vocab_size: int) -> None:
-    """Learn BPE on the training text and show what it learned, how much it compresses, and that nothing is unknown."""
-    start = time.perf_counter()
-    bpe = BPETokenizer.from_text(train_text, vocab_size)
-    seconds = time.perf_counter() - start
-    stopped = "" if len(bpe) == vocab_size else " (it stopped early: no pair occurred twice any more)"
-    print(f"\nByte-pair encoding: {BYTES} bytes + {len(bpe.merges)} merges = {len(bpe)} tokens, learned from the "
-          f"training text ({len(train_text.encode('utf-8')):,} bytes) in {seconds:.1f} s{stopped}")
-    print(f"   the first merges: {merges_text(bpe, bpe.merges[:10])}")
-    print(f"   the last merges:  {merges_text(bpe, bpe.merges[-5:])}")
-    ids = bpe.encode(EXAMPLE)
-    print(f"   {EXAMPLE!r} -> {[token_text(bpe, i) for i in ids]}: {len(ids)} tokens for {len(EXAMPLE)} characters")
-    val_ids = bpe.encode(val_text)
-    print(f"   the validation text: {len(val_text):,} characters -> {len(val_ids):,} tokens, "
-          f"{len(val_text) / len(val_ids):.2f} characters per token")
-    ids = bpe.encode(ODD)
-    sizes = ", ".join(f"{ch!r} is {len(ch.encode('utf-8'))} bytes" for ch in dict.fromkeys(ODD) if ord(ch) > 127)
-    print(f"   encode({ODD!r}) = {ids}: nothing is unknown, every byte has an id ({sizes}); "
-          f"decode gives {bpe.decode(ids)!r}: "
-          + ("the same text" if bpe.decode(ids) == ODD else "NOT the same text"))
-    excerpt = train_text[:BPE_CHECK_CHARS]
-    start = time.perf_counter()
-    plain = learn_merges(excerpt, vocab_size)
-    plain_seconds = time.perf_counter() - start
-    agree = "the same" if plain == learn_merges_fast(excerpt, vocab_size) else "DIFFERENT"
-    print(f"   learn_merges, the loop as written, on the first {len(excerpt):,} characters: {plain_seconds:.1f} s; "
-          f"learn_merges_fast learns {agree} {len(plain)} merges there")
 
 
 def attention_line(val_text: str, block_size: int) -> str:
@@ -427,48 +477,9 @@ def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
     return weights
 
 
-def plot_attention(model: GPT, tokenizer: CharTokenizer, line: str) -> plt.Figure:
-    """Each head's weights in the first and last block: row t = where position t looks."""
-    chars = list(line)
-    weights = attention_weights(model, torch.tensor([tokenizer.encode(line)]))
-    layers = sorted({0, len(model.blocks) - 1})
-    n_head = model.config.n_head
-    fig, axes = plt.subplots(len(layers), n_head, figsize=(4.2 * n_head, 4.4 * len(layers)), squeeze=False)
-    for row, layer in enumerate(layers):
-        attention = weights[layer][0]  # (nh, T, T)
-        for h in range(n_head):
-            ax = axes[row, h]
-            ax.imshow(attention[h].numpy(), cmap="viridis", vmin=0, vmax=1)
-            ax.set_xticks(range(len(chars)), [c if c != " " else "_" for c in chars], fontsize=6)
-            ax.set_yticks(range(len(chars)), [c if c != " " else "_" for c in chars], fontsize=6)
-            ax.set_title(f"block {layer + 1}, head {h + 1}", fontsize=10)
-            ax.grid(False)
-        axes[row, 0].set_ylabel("query: position t")
-    for ax in axes[-1]:
-        ax.set_xlabel("key: position s <= t")
-    fig.suptitle(f"Attention weights on {line!r} (upper triangle empty: no position sees the future)")
-    fig.tight_layout(h_pad=2.5)
-    return fig
-
-
-def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(9, 4))
-    bars = ax.barh(range(len(names)), losses, color="tab:blue")
-    ax.bar_label(bars, fmt="%.3f", padding=3)
-    ax.axvline(uniform, color="k", ls="--", lw=1, label=f"uniform guess, ln {round(math.exp(uniform))}")
-    ax.set(yticks=range(len(names)), yticklabels=names, xlabel="validation loss (nats per character, lower is better)",
-           xlim=(0, uniform * 1.12), title="Each rung of the ladder, trained for the same number of steps")
-    ax.invert_yaxis()
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
 def main() -> None:
     parser = lesson_parser(__doc__)
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
-    parser.add_argument("--vocab-size", type=bpe_vocab_size, default=512,
-                        help="tokens the byte-pair encoding learns up to (256 bytes + merges)")
     parser.add_argument("--max-iters", type=positive_int, default=800,
                         help="training steps per rung (08 counts its steps with the same flag)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
@@ -490,7 +501,6 @@ def main() -> None:
     train_text, val_text = split_text(text)
     tokenizer = CharTokenizer.from_text(text)
     show_tokenizer(tokenizer)
-    show_bpe(train_text, val_text, args.vocab_size)
     train_ids, val_ids = (torch.tensor(tokenizer.encode(part), dtype=torch.long) for part in (train_text, val_text))
     print(f"{args.text.name}: {len(train_ids):,} characters to train on (first 90%), {len(val_ids):,} to validate on")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd)
@@ -506,7 +516,7 @@ def main() -> None:
         start = time.perf_counter()
         lr = args.bigram_lr if isinstance(model, Bigram) else args.lr
         fit(model, train_ids, args.max_iters, args.batch_size, args.block_size, lr, args.seed, name)
-        loss = evaluate(model, val_ids, args.block_size, characters_per_token(tokenizer)).nats_per_token
+        loss = evaluate(model, val_ids, args.block_size).nats_per_token
         if not math.isfinite(loss):
             raise Diverged(f"{name}: the validation loss became {loss}; try a smaller --lr")
         seconds = time.perf_counter() - start
@@ -533,7 +543,8 @@ def main() -> None:
 
     save_figure(plot_ladder(names, losses, uniform), "07_ladder")
     line = attention_line(val_text, args.block_size)
-    save_figure(plot_attention(gpt, tokenizer, line), "07_attention")
+    weights = attention_weights(gpt, torch.tensor([tokenizer.encode(line)]))
+    save_figure(plot_attention_maps([w[0].numpy() for w in weights], list(line)), "07_attention")
     show_or_close(args.no_show)
 
 

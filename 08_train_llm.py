@@ -1,69 +1,32 @@
 """Lesson 08 - train the transformer of lesson 07 properly, on Shakespeare: on a CPU, a GPU, or many.
 
-Lesson 07 trained each rung for a few hundred steps to compare them. A real run
-needs the habits every large language model is trained with, and each has a reason:
+The question: what does a real training run do that lesson 07's short ladder did not? The habits every
+large language model is trained with, each with its reason:
 
-* **Random windows as mini-batches.** Each step draws B windows of T tokens
-  from anywhere in the training text. Every position of a window is one example
-  (predict token t+1 from tokens 0..t), so a batch holds B*T
-  predictions, and its gradient is a noisy but cheap estimate of the gradient
-  over the whole text.
-* **AdamW.** Adam scales each weight's step by a running estimate of its
-  gradient's size; the "W" is *decoupled* weight decay: at every step each
-  weight matrix also shrinks by lr * wd * w (PyTorch does this just before
-  applying the Adam update). (An L2 penalty added to the loss
-  would instead pass through Adam's per-weight scaling and decay weights with
-  large gradients less.) Biases, LayerNorm gains and embeddings are not decayed.
-* **Warm-up, then cosine decay.** Adam's early moment estimates are poor, so
-  the learning rate climbs linearly for the first steps; afterwards it follows
-      lr(t) = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2
-  from max_lr down to min_lr: big steps while far from a minimum, small ones near it.
-* **Gradient clipping.** If the gradient's norm ||g|| exceeds c, it is scaled
-  to c * g / ||g||: one unlucky batch cannot throw the weights far away.
-* **Honest evaluation, in bits per character.** The model trains on
-  cross-entropy, -ln p(correct next token), in nats per token. But a token is a
-  character for one tokenizer and two for another, so scores are reported per
-  character: the total nats over the validation text, divided by its number of
-  characters and by ln 2. Bits per character compare any two models of one
-  text, whatever their tokens (a uniform guess among Shakespeare's 65
-  characters scores log2 65 = 6.02). Validation covers the *whole* held-out
-  10% of the text, the same characters every time, and the training loss is
-  measured the same way (eval mode, fixed windows from the training split), so
-  the two curves compare like with like.
-* **Characters or BPE tokens** (--tokenizer, lesson 07's two). The text is
-  split 90/10 first, so both validate on the same characters, and BPE learns
-  its merges from the training part only. A BPE model reads about twice as
-  many characters per step, from a context of as many tokens, but chooses
-  among --vocab-size tokens at each one: benchmarks/tokenizers.py trains both
-  for the same time and the README gives the result.
-* **Keep the best.** A checkpoint is written (atomically) whenever the
-  validation bits per character reach a new low, with its JSON record beside it; Ctrl-C or
-  a loss that blows up to inf or NaN leaves the last good pair intact. --out
-  may only name a checkpoint of this lesson for the same text: anything else
-  there is refused before training starts.
+* **Random windows as mini-batches** (lesson 07's ``get_batch``): B windows of T tokens from anywhere
+  in the training text; every position is one example, so a batch holds B*T predictions.
+* **AdamW** with decoupled weight decay on the weight matrices only (lessons 03 and 04).
+* **Warm-up, then cosine decay** (lesson 03's ``learning_rate``): the rate climbs in a straight line for
+  the first steps, because Adam's running averages start from nothing, then falls along a cosine.
+* **Gradient clipping.** If the gradient's length ||g|| exceeds c, it is scaled to c * g / ||g||:
+  one unlucky batch cannot throw the weights far away.
+* **Honest evaluation, in bits per character** (lesson 07's ``evaluate``): the whole validation split,
+  the same characters every time, and the training loss measured the same way (eval mode, fixed
+  windows), so the two curves compare like with like. A token is one character for one tokenizer and
+  several for another, so scores are per character: a uniform guess among 65 scores log2 65 = 6.02.
+* **Keep the best.** A checkpoint is written whenever validation reaches a new low; Ctrl-C or a loss
+  that blows up leaves the last good one in place.
 
-**Bigger than a laptop** (the section "bigger than a laptop" of the code):
+**A second kind of token: byte-pair encoding** (BPE, what GPT models use; --tokenizer bpe). Start from
+the 256 byte values of UTF-8, so nothing is ever unknown, then count every adjacent pair of tokens in
+the training text, make the most frequent pair a new token, merge it everywhere, and repeat until
+--vocab-size tokens. Frequent letter pairs merge first, then syllables and words: at 512 tokens each
+holds about two characters, so a model reads a text in half the steps, but chooses among more tokens
+at each one. ``learn_merges`` is that loop as written, ``learn_merges_fast`` the same on NumPy arrays.
+The run always shows what BPE learns; benchmarks/tokenizers.py trains both kinds for the same time.
 
-* **Data parallelism.** torchrun starts N copies of this script, each with a
-  replica of the model. Every step, all of them draw the same global batch of
-  N*B windows (same seed) and each trains on its own B. The loss is a mean
-  over the batch, so the gradient of the global batch is the mean of the N
-  shares' gradients: DistributedDataParallel computes exactly that during
-  backward(), with an *all-reduce* (every process sends its gradients and
-  receives the average). So every replica takes the same step, and N
-  processes train one model as one process would with a batch N times larger
-  (the tests check the losses agree). A larger batch gives a less noisy
-  gradient, which usually bears a larger learning rate (often raised with the
-  batch's square root, then checked on validation); the defaults here are
-  tuned for one process. Only rank 0 evaluates, prints, samples and writes the
-  checkpoint, so no two processes ever write one file. On CPUs the processes
-  talk through the gloo backend, on GPUs through NCCL.
-* **Mixed precision** (--dtype, on a GPU). The forward pass runs under
-  torch.autocast, so the large matrix products use 16-bit numbers, which a GPU
-  multiplies several times faster; weights, gradients and the optimizer stay
-  in float32. bfloat16 keeps float32's range; float16 does not, so its loss is
-  scaled up before backward and the gradients scaled back before the step.
-  --compile hands the model to torch.compile, which fuses its operations.
+**Bigger than a laptop**: data parallelism under torchrun (``Team``: N processes train one model as one
+process would with a batch N times larger) and mixed precision on a GPU (``Precision``, --dtype).
 
 Run it:  python 08_train_llm.py               (about 9 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
@@ -81,41 +44,32 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from collections import Counter
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (
-    bpe_vocab_size,
-    check_memory,
-    checkpoint_path,
-    dropout_rate,
-    given,
-    lesson_parser,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    run,
-    seed_everything,
-)
-from common.lessons import lesson
-from common.checkpoints import CheckpointError, safe_torch_load
+from common.cli import (bpe_vocab_size, check_memory, checkpoint_path, dropout_rate, given, lesson_parser,
+                        non_negative_float, positive_float, positive_int, run, seed_everything)
+from common.checkpoints import previous_best, save_gpt
 from common.devices import check_fits, pick_device, use_cpu_cores
-from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.records import check_replaceable, save_torch, write_record
-from common.schedule import learning_rate
-from common.text import SHAKESPEARE, Score, evaluate, get_batch, read_text, split_text
-from common.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, characters_per_token
+from common.lessons import lesson
+from common.plotting import check_figure_writable, plot_bits_per_char, save_figure, show_or_close
+from common.records import write_record
+from common.text import SHAKESPEARE, read_text, split_text, token_text
 
-_07 = lesson("07_simple_llm")  # the GPT this lesson trains, and its plain writing loop
+_07 = lesson("07_simple_llm")  # the GPT this lesson trains, its writing loop, its batches and its score
 GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
+CharTokenizer, get_batch, Score, evaluate = _07.CharTokenizer, _07.get_batch, _07.Score, _07.evaluate
+EXAMPLE, ODD = _07.EXAMPLE, _07.ODD  # a line of Shakespeare, and characters it never has
 weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups
+learning_rate = lesson("03_multilayer_perceptron").learning_rate
 
 # The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
 HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
@@ -132,6 +86,181 @@ GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, 
                       min_lr=1e-4, dropout=0.2, eval_interval=250)  # --preset gpu
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
+BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
+
+
+# ----------------------------------------------------------------------------- a second kind of token: BPE
+
+BYTES = 256  # the first BPE tokens: one per byte value
+
+
+def most_frequent_pair(ids: list[int]) -> tuple[tuple[int, int], int]:
+    """The adjacent pair seen most often and its count; ties go to the smallest pair (so any method agrees)."""
+    counts = Counter(zip(ids, ids[1:]))
+    pair = min(counts, key=lambda p: (-counts[p], p))
+    return pair, counts[pair]
+
+
+def merge(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
+    """Every occurrence of ``pair`` replaced by ``new``, left to right (in "aaa", a+a merges once)."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def learn_merges(text: str, vocab_size: int) -> list[tuple[int, int]]:
+    """BPE training as the algorithm reads: count all pairs, merge the most frequent, repeat.
+
+    It stops early when no pair occurs twice: a merge that saves one token would only memorise.
+    """
+    ids = list(text.encode("utf-8"))
+    merges = []
+    for new in range(BYTES, vocab_size):
+        if len(ids) < 2:
+            break
+        pair, count = most_frequent_pair(ids)
+        if count < 2:
+            break
+        ids = merge(ids, pair, new)
+        merges.append(pair)
+    return merges
+
+
+def merge_array(ids: np.ndarray, pair: tuple[int, int], new: int) -> np.ndarray:
+    """``merge`` on a NumPy array: every position tested at once instead of one by one."""
+    a, b = pair
+    starts = (ids[:-1] == a) & (ids[1:] == b)  # where the pair begins
+    if a == b:  # in a run a a a a the loop merges at its 1st, 3rd, ... position: drop the overlapping starts
+        index = np.arange(len(starts))
+        run_begins = starts & ~np.concatenate(([False], starts[:-1]))
+        run_start = np.maximum.accumulate(np.where(run_begins, index, 0))
+        starts &= (index - run_start) % 2 == 0
+    out = ids.copy()
+    out[:-1][starts] = new
+    keep = np.ones(len(ids), dtype=bool)
+    keep[1:][starts] = False  # the second half of every merged pair
+    return out[keep]
+
+
+def byte_ids(text: str) -> np.ndarray:
+    """The UTF-8 bytes of ``text`` as token ids 0-255, in an array that merged ids above 255 fit in."""
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+
+
+def learn_merges_fast(text: str, vocab_size: int) -> list[tuple[int, int]]:
+    """``learn_merges`` with every pair counted at once: pair (a, b) is the number a * vocab_size + b, and
+    np.bincount counts them all; argmax takes the first largest count, the smallest pair - the same tie rule."""
+    ids = byte_ids(text)
+    merges = []
+    for new in range(BYTES, vocab_size):
+        if len(ids) < 2:
+            break
+        counts = np.bincount(ids[:-1] * vocab_size + ids[1:])
+        code = int(counts.argmax())
+        if counts[code] < 2:
+            break
+        pair = divmod(code, vocab_size)
+        ids = merge_array(ids, pair, new)
+        merges.append(pair)
+    return merges
+
+
+class BPETokenizer:
+    """Byte-level BPE: ids 0-255 are bytes, id 256 + i is merge i, the pair of earlier tokens it joined.
+
+    Encoding a new text replays the merges in the order they were learned; decoding joins each token's
+    bytes. A token may hold part of a character (an é is two bytes, an emoji four): lesson 09 prints
+    a stream of tokens through a decoder that waits for a character's last byte.
+    """
+
+    kind = "bpe"
+
+    def __init__(self, merges: list[tuple[int, int]]):
+        self.merges = [tuple(pair) for pair in merges]
+        self.pieces = [bytes([i]) for i in range(BYTES)]
+        for a, b in self.merges:
+            self.pieces.append(self.pieces[a] + self.pieces[b])
+
+    @classmethod
+    def from_text(cls, text: str, vocab_size: int) -> "BPETokenizer":
+        return cls(learn_merges_fast(text, vocab_size))
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def encode(self, text: str) -> list[int]:
+        """The UTF-8 bytes, then every merge replayed in the order it was learned."""
+        ids = byte_ids(text)
+        for new, pair in enumerate(self.merges, start=BYTES):
+            if len(ids) < 2:
+                break
+            ids = merge_array(ids, pair, new)
+        return ids.tolist()
+
+    def decode(self, ids: list[int]) -> str:
+        # Ids drawn by a model may end mid-character or join bytes that form none: those show as U+FFFD.
+        return b"".join(self.pieces[i] for i in ids).decode("utf-8", errors="replace")
+
+    def unknown(self, text: str) -> str:
+        return ""  # every text is bytes, and every byte is a token
+
+    def token_bytes(self, i: int) -> bytes:
+        return self.pieces[i]
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "merges": [list(pair) for pair in self.merges]}
+
+
+Tokenizer = CharTokenizer | BPETokenizer
+
+
+def characters_per_token(tokenizer: Tokenizer) -> torch.Tensor:
+    """How many characters each token holds (vocab,): bits per character divide by their sum.
+
+    A UTF-8 character is one leading byte and 0-3 continuation bytes (10xxxxxx), so counting the bytes that are
+    not continuations counts characters - also in a token that holds only part of one.
+    """
+    return torch.tensor([sum(byte & 0xC0 != 0x80 for byte in tokenizer.token_bytes(i)) for i in range(len(tokenizer))])
+
+
+def merges_text(bpe: BPETokenizer, merges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
+
+
+def show_bpe(train_text: str, val_text: str, vocab_size: int) -> BPETokenizer:
+    """Learn BPE on the training text, show what it learned and how much it compresses, and return it."""
+    start = time.perf_counter()
+    bpe = BPETokenizer.from_text(train_text, vocab_size)
+    stopped = "" if len(bpe) == vocab_size else " (it stopped early: no pair occurred twice any more)"
+    print(f"Byte-pair encoding: {BYTES} bytes + {len(bpe.merges)} merges = {len(bpe)} tokens, learned from the "
+          f"training text in {time.perf_counter() - start:.1f} s{stopped}")
+    print(f"   the first merges: {merges_text(bpe, bpe.merges[:10])}")
+    print(f"   the last merges:  {merges_text(bpe, bpe.merges[-5:])}")
+    ids = bpe.encode(EXAMPLE)
+    print(f"   {EXAMPLE!r} -> {[token_text(bpe, i) for i in ids]}: {len(ids)} tokens for {len(EXAMPLE)} characters")
+    val_ids = bpe.encode(val_text)
+    print(f"   the validation text: {len(val_text):,} characters -> {len(val_ids):,} tokens, "
+          f"{len(val_text) / len(val_ids):.2f} characters per token")
+    ids = bpe.encode(ODD)
+    sizes = ", ".join(f"{ch!r} is {len(ch.encode('utf-8'))} bytes" for ch in dict.fromkeys(ODD) if ord(ch) > 127)
+    print(f"   encode({ODD!r}) = {ids}: nothing is unknown, every byte has an id ({sizes}); decode gives "
+          f"{bpe.decode(ids)!r}: " + ("the same text" if bpe.decode(ids) == ODD else "NOT the same text"))
+    excerpt = train_text[:BPE_CHECK_CHARS]
+    start = time.perf_counter()
+    plain = learn_merges(excerpt, vocab_size)
+    agree = "the same" if plain == learn_merges_fast(excerpt, vocab_size) else "DIFFERENT"
+    print(f"   learn_merges, the loop as written, on the first {len(excerpt):,} characters: "
+          f"{time.perf_counter() - start:.1f} s; learn_merges_fast learns {agree} {len(plain)} merges there\n")
+    return bpe
+
+
+# ----------------------------------------------------------------------------- training
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
@@ -158,27 +287,6 @@ def sample_text(model: GPT, tokenizer: Tokenizer, seed: int, n: int = SAMPLE_CHA
     generator = torch.Generator().manual_seed(seed)
     start = tokenizer.encode("\n")
     return tokenizer.decode(sample(model, start, n, temperature=0.8, generator=generator))[:n]
-
-
-def previous_best(path: Path, text_sha: str) -> float:
-    """The validation bits per character of an earlier checkpoint of this lesson at ``path`` for the same text,
-    or infinity.
-
-    Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
-    not ours to replace: refused in one line, before any training.
-    """
-    check_replaceable(path, "08")
-    if not path.exists():
-        return math.inf
-    try:
-        old = safe_torch_load(path, CHECKPOINT_FORMAT, "08_train_llm.py")
-    except CheckpointError as error:
-        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
-    if old.get("text_sha256") != text_sha:
-        raise UserError(f"{path} holds a model of another text ({old.get('text')}); refusing to replace it "
-                        "(choose another --out)")
-    best = old.get("best_val_bpc")
-    return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep
 
 
 def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: Tokenizer, args, save,
@@ -317,37 +425,6 @@ class Precision:
 
 # ------------------------------------------ plumbing: the checkpoint, the curves, the command line (not the lesson)
 
-CHECKPOINT_FORMAT = "nn-tutorial-gpt/2"  # /2: the tokenizer stored as plain data, scores in bits per character
-DEFAULT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what this lesson writes by default
-
-
-def save_gpt(path: Path, model: GPT, tokenizer: Tokenizer, **extra) -> None:
-    """Tensors, the config, the tokenizer as plain data (its characters or its merges) and plain values only;
-    written atomically."""
-    checkpoint = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "tokenizer": tokenizer.to_dict(),
-                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
-    save_torch(path, checkpoint)
-
-
-
-
-def plot_curves(history: list[dict], title: str) -> plt.Figure:
-    steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(steps, [h["train_bpc"] for h in history], "o-", label="train (fixed windows, eval mode)")
-    ax.plot(steps, [h["val_bpc"] for h in history], "o-", label="validation (the whole last 10%)")
-    best = min(history, key=lambda h: h["val_bpc"])
-    ax.annotate(f"best {best['val_bpc']:.3f}", (best["step"], best["val_bpc"]), textcoords="offset points",
-                xytext=(-60, 25), arrowprops={"arrowstyle": "->"})
-    ax.set(xlabel="training step", ylabel="cross-entropy (bits per character)", title=title)
-    lr_axis = ax.twinx()
-    lr_axis.plot(steps, [h["lr"] for h in history], color="grey", ls=":", label="learning rate")
-    lr_axis.set_ylabel("learning rate (dotted)")
-    lr_axis.grid(False)
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    return fig
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
@@ -396,16 +473,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def make_tokenizer(args: argparse.Namespace, text: str, train_text: str) -> Tokenizer:
-    """Lesson 07's tokenizers: every character of the text, or BPE merges learned from the training part only."""
-    if args.tokenizer == "char":
-        return CharTokenizer.from_text(text)
-    start = time.perf_counter()
-    tokenizer = BPETokenizer.from_text(train_text, args.vocab_size)
-    print(f"BPE: {len(tokenizer.merges)} merges learned from the training text in {time.perf_counter() - start:.1f} s")
-    return tokenizer
-
-
 def main() -> None:
     args = parse_args()
     team = Team(pick_device(args.device))  # one process, or this one's place among torchrun's
@@ -419,7 +486,8 @@ def main() -> None:
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
     train_text, val_text = split_text(text)
-    tokenizer = make_tokenizer(args, text, train_text)
+    bpe = show_bpe(train_text, val_text, args.vocab_size)  # shown on every run: 08's second kind of token
+    tokenizer = bpe if args.tokenizer == "bpe" else CharTokenizer.from_text(text)
     train_ids, val_ids = (torch.tensor(tokenizer.encode(part), dtype=torch.long) for part in (train_text, val_text))
     if len(val_ids) <= args.block_size:
         raise UserError(f"{args.text}: its validation part is only {len(val_ids)} tokens, not more than one context "
@@ -504,7 +572,7 @@ def main() -> None:
     else:
         print(f"   the validation loss bottomed out at step {lowest['step']}: later steps only fitted the training "
               "text")
-    save_figure(plot_curves(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT, "
+    save_figure(plot_bits_per_char(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT, "
                                      f"{len(tokenizer)} {'BPE tokens' if args.tokenizer == 'bpe' else 'characters'}"),
                 figure)
     print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt 'ROMEO:'")

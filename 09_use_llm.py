@@ -19,7 +19,7 @@ is where the knobs are:
 
 A BPE token may hold only part of a character (an emoji is four bytes), so
 text is printed through a UTF-8 decoder that waits for a character's last
-byte (``stream_text`` in common/tokenizers.py): never half a character.
+byte (``stream_text``): never half a character.
 
 **The KV cache.** Without one, producing token n+1 runs the whole
 context of n tokens through every layer again, although the keys and
@@ -71,25 +71,26 @@ Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20
 
 from __future__ import annotations
 
+import codecs
 import statistics
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch.nn import functional as F
 
 from common import UserError
 from common.cli import fraction, lesson_parser, non_negative_float, physical_memory, positive_int, run, seed_everything
+from common.checkpoints import DEFAULT_GPT_CHECKPOINT, GPT_FORMAT, CheckpointError, safe_torch_load
 from common.lessons import lesson
-from common.checkpoints import CheckpointError, safe_torch_load
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
 from common.records import is_finite_number
-from common.tokenizers import Tokenizer, describe, stream_text, token_text, tokenizer_from_dict
+from common.text import describe, token_text
 
-_07, _08 = lesson("07_simple_llm"), lesson("08_train_llm")  # the model, and where lesson 08 saves it
+_07, _08 = lesson("07_simple_llm"), lesson("08_train_llm")  # the model, and the tokenizers it reads and writes
 GPT, GPTConfig, CausalSelfAttention = _07.GPT, _07.GPTConfig, _07.CausalSelfAttention
-CHECKPOINT_FORMAT, DEFAULT_CHECKPOINT = _08.CHECKPOINT_FORMAT, _08.DEFAULT_CHECKPOINT
+CharTokenizer, BPETokenizer, Tokenizer, BYTES = _07.CharTokenizer, _08.BPETokenizer, _08.Tokenizer, _08.BYTES
 
 KNOBS = {  # name: (temperature, top_k, top_p)
     "greedy": (0.0, None, None),
@@ -327,6 +328,22 @@ def measure_cache(model: GPT, ids: list[int], n: int, repeats: int = 3) -> dict:
             "cached_tokens": measured["cached"][1], "full_tokens": measured["full"][1]}
 
 
+def stream_text(tokenizer: Tokenizer, ids: Iterable[int]) -> Iterator[str]:
+    """Decode ids one at a time as they arrive, never yielding part of a character.
+
+    A token may end in the middle of a character's bytes; the incremental decoder keeps those bytes until the
+    character is complete. Bytes that can never form one come out as U+FFFD, as in ``decode``.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for i in ids:
+        text = decoder.decode(tokenizer.token_bytes(i))
+        if text:
+            yield text
+    rest = decoder.decode(b"", final=True)
+    if rest:
+        yield rest
+
+
 def interactive(model: GPT, tokenizer: Tokenizer, args) -> None:
     print("\nType a prompt and press Enter (an empty line or Ctrl-D ends).")
     while True:
@@ -346,12 +363,51 @@ def interactive(model: GPT, tokenizer: Tokenizer, args) -> None:
 # ------------------------------------------ plumbing: reading lesson 08's checkpoint safely (not the lesson)
 
 MAX_SIZE = 65536  # no size of a model this series trains comes near it
+MAX_TOKEN_BYTES = 1_000_000  # all tokens' bytes together; 4,096 tokens learned from any text hold far fewer
 MAX_BLOCKS = 1024  # building more blocks takes minutes; the models of this series have 1 to 8
+
+
+def tokenizer_from_dict(data: dict) -> Tokenizer:
+    """The tokenizer a checkpoint stores as plain data, checked: ValueError names what is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("its tokenizer is not a description")
+    if data.get("kind") == "char":
+        vocab = data.get("vocab")
+        if not (isinstance(vocab, str) and vocab and len(set(vocab)) == len(vocab)):
+            raise ValueError("its character vocabulary is not a string of distinct characters")
+        try:
+            vocab.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. a lone surrogate, half of a UTF-16 pair: no text holds one
+            raise ValueError("its character vocabulary holds a character that is not valid text") from None
+        return CharTokenizer(vocab)
+    if data.get("kind") == "bpe":
+        merges = data.get("merges")
+        if not isinstance(merges, list):
+            raise ValueError("its BPE merges are not a list")
+        seen = set()
+        for n, pair in enumerate(merges):
+            # merge n may only join tokens that exist before it: the bytes and merges 0..n-1
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < BYTES + n for i in pair)):
+                raise ValueError(f"BPE merge {n} is not a pair of earlier token ids")
+            if tuple(pair) in seen:
+                raise ValueError(f"BPE merge {n} repeats an earlier merge")
+            seen.add(tuple(pair))
+        # Each merge joins two earlier tokens, so a hand-made chain (a+a, then that+that, ...) doubles its
+        # token's length at every step: count the bytes before making them.
+        lengths, total = [1] * BYTES, BYTES
+        for a, b in merges:
+            lengths.append(lengths[a] + lengths[b])
+            total += lengths[-1]
+            if total > MAX_TOKEN_BYTES:
+                raise ValueError(f"its BPE merges make tokens of more than {MAX_TOKEN_BYTES:,} bytes in all")
+        return BPETokenizer(merges)
+    raise ValueError(f"its tokenizer kind {str(data.get('kind'))[:20]!r} is neither 'char' nor 'bpe'")
 
 
 def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
     """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode), after checking what it claims."""
-    checkpoint = safe_torch_load(path, CHECKPOINT_FORMAT, "this version of 08_train_llm.py")
+    checkpoint = safe_torch_load(path, GPT_FORMAT, "this version of 08_train_llm.py")
     try:
         config = GPTConfig(**checkpoint["config"])
         check_config(config)
@@ -401,7 +457,7 @@ def parameter_count(config: GPTConfig) -> int:
 
 def main() -> None:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GPT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--prompt", default="ROMEO:\nI love th", help="the text to continue (it may end mid-word)")
     parser.add_argument("--max-new-tokens", type=positive_int, default=300,
                         help="tokens to write (a token is a character for a character model)")

@@ -9,7 +9,7 @@ server) with four endpoints:
     POST /generate/stream   the same request; the text arrives token by token as
                             Server-Sent Events ("data: {...}" lines) while it is produced
                             (whole characters only: a BPE token that ends mid-character
-                            waits for the next, see stream_text in common/tokenizers.py)
+                            waits for the next, see stream_text in 09_use_llm.py)
     GET  /                  a page where a person types a prompt and watches the text appear
 
 A server meets clients it did not write, so it must keep serving whatever they
@@ -68,11 +68,12 @@ from starlette.exceptions import HTTPException
 
 from common import ROOT, UserError
 from common.cli import lesson_parser, non_negative_int, port_number, run, thread_count
+from common.checkpoints import DEFAULT_GPT_CHECKPOINT
 from common.lessons import lesson
-from common.tokenizers import Tokenizer, checksum, stream_text
+from common.text import checksum
 
 _09 = lesson("09_use_llm")  # generation with the cache and the knobs, and the checkpoint it reads
-GPT, DEFAULT_CHECKPOINT, generate, load_gpt = _09.GPT, _09.DEFAULT_CHECKPOINT, _09.generate, _09.load_gpt
+GPT, Tokenizer, generate, load_gpt, stream_text = _09.GPT, _09.Tokenizer, _09.generate, _09.load_gpt, _09.stream_text
 
 PAGE = ROOT / "web" / "index.html"
 MAX_PROMPT_CHARS = 2000
@@ -408,7 +409,7 @@ def check_can_listen(host: str, port: int) -> None:
 
 def main() -> None:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GPT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this computer only)")
     parser.add_argument("--port", type=port_number, default=8000, help="port to listen on")
     parser.add_argument("--threads", type=thread_count, default=min(4, os.cpu_count() or 1),

@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from common.cli import positive_int, run
 from common.data import MNIST_DIR, load_dataset, normalisation
-from common.schedule import learning_rate
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -67,7 +66,7 @@ class NumpyRun:
         self.Y_train = lesson.one_hot(data.y_train, data.n_classes)
         self.Y_val = lesson.one_hot(data.y_val, data.n_classes)
         total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)
-        self.lr_at = partial(learning_rate, max_lr=cfg.lr, min_lr=0.0, warmup=0, total=total)
+        self.lr_at = partial(load_lesson("03_multilayer_perceptron").learning_rate, max_lr=cfg.lr, min_lr=0.0, warmup=0, total=total)
         self.step = 0
 
     def epoch(self) -> None:

@@ -26,10 +26,11 @@ import torch
 from lessons import load_lesson  # also puts the repository root on sys.path
 from torch.nn import functional as F
 
+from common.checkpoints import DEFAULT_GPT_CHECKPOINT
 from common.text import SHAKESPEARE, read_text, split_text
 
 _09 = load_lesson("09_use_llm")  # the lesson's own generation, window and checkpoint reader
-GPT, DEFAULT_CHECKPOINT, generate, load_gpt = _09.GPT, _09.DEFAULT_CHECKPOINT, _09.generate, _09.load_gpt
+GPT, generate, load_gpt = _09.GPT, _09.generate, _09.load_gpt
 window_start = _09.window_start
 
 AFTER_JUMP = 16  # characters right after a jump, where the jumping window has the least context
@@ -80,7 +81,7 @@ def sliding_generate(model: GPT, prompt: list[int], n: int) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="a checkpoint of lesson 08")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GPT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="the text it was trained on")
     parser.add_argument("--chars", type=int, default=20000, help="validation characters scored")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")

@@ -37,9 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.lessons import lesson  # noqa: E402  (after the path is set)
+from common.checkpoints import DEFAULT_GPT_CHECKPOINT  # noqa: E402  (after the path is set)
 
-DEFAULT_CHECKPOINT = lesson("08_train_llm").DEFAULT_CHECKPOINT
 
 
 def free_port() -> int:
@@ -145,7 +144,7 @@ def load_test(checkpoint: Path, clients: int, requests_per_client: int, max_new_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GPT_CHECKPOINT)
     parser.add_argument("--clients", type=int, default=12, help="concurrent clients: more than 1 + --max-waiting")
     parser.add_argument("--requests", type=int, default=3, help="requests per client")
     parser.add_argument("--leavers", type=int, default=4, help="clients that hang up mid-request")

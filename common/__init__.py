@@ -1,8 +1,8 @@
-"""Helpers shared by two or more lessons of the series.
+"""Plumbing shared by the lessons, and the activations lesson 01 teaches (the design card puts them here).
 
-Each lesson keeps its own idea in its own script; what lives here is plumbing
-(data loading, plotting, the command line, records on disk) and the pieces
-that several lessons use (activation functions, the PyTorch MLP).
+Each lesson keeps its own idea in its own script; what lives here is what no lesson teaches: data loading,
+plotting, the command line, records and safe checkpoint files on disk, reading texts, and importing one
+lesson's code into another (``common.lessons``).
 """
 
 import os

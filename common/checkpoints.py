@@ -1,5 +1,6 @@
-"""Safe checkpoint files: atomic saving, loading without unpickling, and checks of what a file claims.
-Plumbing: no lesson teaches it. The networks that 04 saves are rebuilt by 04's ``build_model``.
+"""Plumbing, taught nowhere: safe checkpoint files - atomic saving, loading without unpickling, checks.
+
+The networks that 04 saves are rebuilt by 04's ``build_model``, the GPT by 09's ``load_gpt``.
 
 A checkpoint is a plain dictionary of tensors, numbers, strings and lists - nothing else - so it can be
 loaded with ``torch.load(..., weights_only=True)``, which refuses any pickled object instead of running
@@ -8,6 +9,8 @@ code hidden in it.
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -15,9 +18,12 @@ import torch
 from common import MODELS_DIR, UserError
 from common.data import DATASETS
 from common.records import check_history, check_replaceable, is_finite_number, kept_epoch, save_torch
+from common.text import SHAKESPEARE
 
 CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # lesson 04's networks; architecture["kind"] says "mlp" or "cnn"
 LEGACY_FORMATS = ("nn-tutorial-mlp/1",)  # written before the CNN existed: always an MLP, no "kind"
+GPT_FORMAT = "nn-tutorial-gpt/2"  # lesson 08's GPT; /2: the tokenizer stored as plain data, scores in bits per char
+DEFAULT_GPT_CHECKPOINT = MODELS_DIR / f"08_gpt_{SHAKESPEARE.stem}.pt"  # what lesson 08 writes by default
 CHECKPOINT_KEYS = ("format", "state_dict", "architecture", "normalisation", "class_names", "dataset",
                    "input_shape", "hyperparameters", "history", "test_metrics")
 
@@ -115,3 +121,32 @@ def previous_model(path: Path, dataset: str, overwrite: bool) -> dict | None:
                             "(choose another --out, or --overwrite)")
         return None
     return kept_epoch(old)
+
+
+def save_gpt(path: Path, model, tokenizer, **extra) -> None:
+    """Lesson 08's GPT: tensors, the config, the tokenizer as plain data (its characters or its merges) and
+    plain values only; written atomically."""
+    checkpoint = {"format": GPT_FORMAT, "config": asdict(model.config), "tokenizer": tokenizer.to_dict(),
+                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    save_torch(path, checkpoint)
+
+
+def previous_best(path: Path, text_sha: str) -> float:
+    """The validation bits per character of an earlier checkpoint of this lesson at ``path`` for the same text,
+    or infinity.
+
+    Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
+    not ours to replace: refused in one line, before any training.
+    """
+    check_replaceable(path, "08")
+    if not path.exists():
+        return math.inf
+    try:
+        old = safe_torch_load(path, GPT_FORMAT, "08_train_llm.py")
+    except CheckpointError as error:
+        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
+    if old.get("text_sha256") != text_sha:
+        raise UserError(f"{path} holds a model of another text ({old.get('text')}); refusing to replace it "
+                        "(choose another --out)")
+    best = old.get("best_val_bpc")
+    return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep

@@ -1,5 +1,5 @@
 """Data sets for the series, all returned in the same shape. Plumbing, except the splits, which lesson 03
-introduces and lesson 04 explains (train / validation / test), and MNIST's IDX format, read by hand here.
+explains (train / validation / test), and MNIST's IDX format, read by hand here.
 
 * the logic gates AND / OR / XOR (lesson 02 and 03);
 * small 2-D problems from scikit-learn (``make_moons``) and a noisy sine curve;

@@ -1,5 +1,5 @@
 """Figures that work the same on a laptop and on a headless CI machine. Plumbing: no lesson teaches it,
-except the decision-boundary picture, which lesson 02 explains.
+except the decision-boundary picture, which lesson 02 explains; the layouts of a few lessons' figures are here too.
 
 Every figure is saved as a PNG under ``figures/``. A window opens only when a
 display exists and the user did not pass ``--no-show``; without a display
@@ -104,5 +104,61 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: tuple[str, ...], titl
            yticklabels=class_names, xlabel="predicted class", ylabel="true class", title=title)
     ax.grid(False)
     fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_maps(weights: list[np.ndarray], chars: list[str]) -> plt.Figure:
+    """Lesson 07's picture: each head's weights (nh, T, T) in the first and last block; row t = where t looks."""
+    layers = sorted({0, len(weights) - 1})
+    n_head = len(weights[0])
+    labels = [c if c != " " else "_" for c in chars]
+    fig, axes = plt.subplots(len(layers), n_head, figsize=(4.2 * n_head, 4.4 * len(layers)), squeeze=False)
+    for row, layer in enumerate(layers):
+        for h in range(n_head):
+            ax = axes[row, h]
+            image = ax.imshow(weights[layer][h], cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks(range(len(chars)), labels, fontsize=6)
+            ax.set_yticks(range(len(chars)), labels, fontsize=6)
+            ax.set_title(f"block {layer + 1}, head {h + 1}", fontsize=10)
+            ax.grid(False)
+        axes[row, 0].set_ylabel("query: position t")
+    for ax in axes[-1]:
+        ax.set_xlabel("key: position s <= t")
+    fig.suptitle(f"Attention weights on {''.join(chars)!r} (upper triangle empty: no position sees the future)")
+    fig.tight_layout(h_pad=2.5)
+    fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="weight (each row sums to 1)")
+    return fig
+
+
+def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Figure:
+    """Lesson 07's picture: each rung's validation loss, against a uniform guess."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    bars = ax.barh(range(len(names)), losses, color="tab:blue")
+    ax.bar_label(bars, fmt="%.3f", padding=3)
+    ax.axvline(uniform, color="k", ls="--", lw=1, label=f"uniform guess, ln {round(np.exp(uniform))}")
+    ax.set(yticks=range(len(names)), yticklabels=names, xlabel="validation loss (nats per character, lower is better)",
+           xlim=(0, uniform * 1.12), title="Each rung of the ladder, trained for the same number of steps")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bits_per_char(history: list[dict], title: str) -> plt.Figure:
+    """Lesson 08's picture: train and validation bits per character, and the learning rate, step by step."""
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(steps, [h["train_bpc"] for h in history], "o-", label="train (fixed windows, eval mode)")
+    ax.plot(steps, [h["val_bpc"] for h in history], "o-", label="validation (the whole last 10%)")
+    best = min(history, key=lambda h: h["val_bpc"])
+    ax.annotate(f"best {best['val_bpc']:.3f}", (best["step"], best["val_bpc"]), textcoords="offset points",
+                xytext=(-60, 25), arrowprops={"arrowstyle": "->"})
+    ax.set(xlabel="training step", ylabel="cross-entropy (bits per character)", title=title)
+    lr_axis = ax.twinx()
+    lr_axis.plot(steps, [h["lr"] for h in history], color="grey", ls=":", label="learning rate")
+    lr_axis.set_ylabel("learning rate (dotted)")
+    lr_axis.grid(False)
+    ax.legend(loc="upper right")
     fig.tight_layout()
     return fig

@@ -1,5 +1,5 @@
-"""Writing results to disk safely, and the JSON record every training run leaves. Plumbing, which lesson 04
-explains (atomic writes, never replacing what is not ours).
+"""Writing results to disk safely, and the JSON record every training run leaves. Plumbing: no lesson teaches
+it (lesson 04 says in a comment why its checkpoint is written atomically).
 
 A file is never written in place: it is written to a temporary file in the
 same folder and then renamed over the target. A rename is atomic, so a crash

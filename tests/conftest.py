@@ -123,7 +123,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
     GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
     save_gpt = load_lesson("08_train_llm").save_gpt
-    from common.tokenizers import CharTokenizer
+    CharTokenizer = load_lesson("07_simple_llm").CharTokenizer
 
     torch.manual_seed(0)
     model = GPT(GPTConfig(len(VOCAB), block_size=32, n_layer=2, n_head=2, n_embd=32))

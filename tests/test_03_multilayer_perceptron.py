@@ -6,10 +6,11 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_in_process, run_script
+from conftest import assert_one_line_error, load_lesson, run_in_process, run_script
 
 from common.activations import ACTIVATIONS
-from common.schedule import learning_rate
+
+learning_rate = load_lesson("03_multilayer_perceptron").learning_rate
 
 LOSSES = ["cross_entropy", "mse"]
 

@@ -13,10 +13,11 @@ from conftest import PATTERN, assert_one_line_error, load_lesson, run_in_process
 
 from common import UserError
 from common.checkpoints import CheckpointError
-from common.text import evaluate, get_batch, read_text, split_text, windows
-from common.tokenizers import CharTokenizer, characters_per_token
+from common.text import read_text, split_text
 
 _07 = load_lesson("07_simple_llm")
+CharTokenizer, evaluate, get_batch, windows = _07.CharTokenizer, _07.evaluate, _07.get_batch, _07.windows
+characters_per_token = load_lesson("08_train_llm").characters_per_token
 GPT, GPTConfig = _07.GPT, _07.GPTConfig
 save_gpt, load_gpt = load_lesson("08_train_llm").save_gpt, load_lesson("09_use_llm").load_gpt  # 08 writes, 09 reads
 
@@ -87,6 +88,8 @@ def test_08_trains_and_saves_its_best_model(tmp_path, small_text):
     model, tokenizer, saved = load_gpt(tmp_path / "models" / "08_gpt_small.pt")
     assert saved["best_val_bpc"] == min(h["val_bpc"] for h in saved["history"]) < math.log2(len(tokenizer))
     assert (tmp_path / "figures" / "08_small_loss_curves.png").is_file()
+    assert "learn_merges_fast learns the same" in result.stdout  # the BPE every run shows
+    assert "decode gives 'Café 🙂': the same text" in result.stdout
 
 
 @pytest.mark.slow

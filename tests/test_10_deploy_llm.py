@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from common.tokenizers import CharTokenizer, checksum
+from common.text import checksum
 
 _07 = load_lesson("07_simple_llm")
+CharTokenizer = _07.CharTokenizer
 GPT, GPTConfig, load_gpt = _07.GPT, _07.GPTConfig, load_lesson("09_use_llm").load_gpt
 
 

@@ -25,9 +25,9 @@ from test_data import write_idx, write_tiny_mnist
 
 from common.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
 from common.records import write_record
-from common.tokenizers import CharTokenizer
 
 MLP = load_lesson("04_neural_network_training").MLP
+CharTokenizer = load_lesson("07_simple_llm").CharTokenizer
 GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
 save_gpt = load_lesson("08_train_llm").save_gpt
 

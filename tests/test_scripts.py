@@ -102,6 +102,18 @@ def test_a_lesson_imports_only_earlier_lessons_and_common_imports_none():
         assert not lessons_imported(module), f"common/{module.name} imports a lesson"
 
 
+def test_common_defines_no_network_and_says_it_is_plumbing():
+    """Taught code lives in its lesson: no nn.Module subclass in common/, and each module says what it is."""
+    for module in sorted((ROOT / "common").glob("*.py")):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base) for base in node.bases]
+                assert not any(base.split(".")[-1] == "Module" for base in bases), f"{module.name}: {node.name}"
+        first_line = (ast.get_docstring(tree) or "").splitlines()[0]
+        assert "lumbing" in first_line or module.name == "activations.py", f"{module.name}: {first_line}"
+
+
 @pytest.mark.slow
 def test_a_lesson_whose_earlier_lesson_is_missing_says_so_in_one_line(tmp_path):
     """09 alone with common/, without 07 and 08 beside it: one line naming the missing file."""

@@ -1,4 +1,4 @@
-"""Lesson 07's tokenizers: BPE learned as the algorithm reads and fast, round trips, bits per character, streaming."""
+"""Lesson 08's BPE (and 07's characters): BPE learned as the algorithm reads and fast, round trips, bits per character, streaming."""
 
 from __future__ import annotations
 
@@ -10,17 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.text import evaluate
-from common.tokenizers import (
-    BPETokenizer,
-    CharTokenizer,
-    characters_per_token,
-    learn_merges,
-    learn_merges_fast,
-    merge,
-    stream_text,
-    tokenizer_from_dict,
-)
+from conftest import load_lesson
+
+_07, _08, _09 = load_lesson("07_simple_llm"), load_lesson("08_train_llm"), load_lesson("09_use_llm")
+CharTokenizer, evaluate = _07.CharTokenizer, _07.evaluate
+BPETokenizer, characters_per_token, learn_merges, learn_merges_fast, merge = (
+    _08.BPETokenizer, _08.characters_per_token, _08.learn_merges, _08.learn_merges_fast, _08.merge)
+stream_text, tokenizer_from_dict = _09.stream_text, _09.tokenizer_from_dict
 
 # Small alphabets make repeated pairs (and runs like "aaaa", where merges overlap) likely.
 texts = st.text(alphabet=st.sampled_from("aab ébc🙂\n"), max_size=200)
