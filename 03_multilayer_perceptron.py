@@ -1,87 +1,39 @@
 """Lesson 03 - a multilayer perceptron from scratch in NumPy: forward, loss, backpropagation.
 
-The lesson has two parts, and the file follows them: part 1 is backpropagation
-(the run's sections 1-4), part 2 a recipe for training on real data, fast
-(section 5). Each reads on its own.
+The question: lesson 02's perceptron drew one straight line, and XOR needs a bent one. Put a layer of
+neurons in between (a "hidden" layer) and the network can bend its boundary - but how does each weight
+learn what to do? The file follows the lesson's two parts.
 
-PART 1 - BACKPROPAGATION
+PART 1 - BACKPROPAGATION (section 1 of a run). A network is a chain of small pieces, each with a
+forward and a backward pass:
 
-Lesson 02's perceptron drew one straight line. Put a layer of neurons in
-between (a "hidden" layer) and the network can bend its boundary. A network
-is a chain of small pieces, each with a forward and a backward pass:
+    Dense:       z = x W + b          (a whole layer of lesson-01 neurons at once)
+    Activation:  a = f(z)             (elementwise: relu, tanh, sigmoid, ...)
 
-    Dense:       z = x W + b                    (a whole layer of lesson-01 neurons at once)
-    Activation:  a = f(z)                       (elementwise: relu, tanh, sigmoid, ...)
+Forward, the input flows through the chain to the output. The loss measures how wrong it is:
 
-Forward, the input flows through the chain to the output. The loss measures
-how wrong the output is:
+    mean squared error       L = 1/N sum_n 1/2 ||y_hat_n - y_n||^2     (regression)
+    softmax cross-entropy    L = -1/N sum_n log softmax(z_n)[y_n]      (classification)
 
-    mean squared error       L = 1/N sum_n 1/2 ||y_hat_n - y_n||^2         (regression)
-    softmax cross-entropy    L = -1/N sum_n log softmax(z_n)[y_n]          (classification)
-
-For classification the label y is one-hot encoded: class 3 of 10 becomes
-(0,0,0,1,0,0,0,0,0,0), so it can be compared entry by entry with the network's
-10 probabilities. Softmax and cross-entropy together have the simplest
-gradient there is:  dL/dz = (softmax(z) - one_hot(y)) / N.
-
-Backward (backpropagation) is the chain rule, applied from the loss back to
-the input. Each piece receives dL/d(output) and returns dL/d(input):
+For classification the label is one-hot encoded: class 3 of 10 becomes (0,0,0,1,0,0,0,0,0,0), to be
+compared entry by entry with the network's 10 probabilities. Backward (backpropagation) is the chain
+rule - the slope of a chain of functions is the product of its links' slopes, dL/dx = dL/dz * dz/dx -
+applied from the loss back to the input: each piece receives dL/d(its output), returns dL/d(its input),
+and keeps its own parameters' gradients on the way:
 
     Dense:       dL/dW = x^T dL/dz     dL/db = sum_n dL/dz     dL/dx = dL/dz W^T
     Activation:  dL/dz = dL/da * f'(z)
+    softmax + cross-entropy together:  dL/dz = (softmax(z) - one_hot(y)) / N
 
-and gradient descent nudges every parameter against its gradient. A numerical
-gradient check - (L(p + h) - L(p - h)) / 2h for every parameter p - confirms
-the hand-written backward pass; trust it only once that agrees.
+(x^T is x transposed: rows become columns, so each weight W[i, j] collects input i times the gradient
+at output j, summed over the batch.) A numerical gradient check - (L(p + h) - L(p - h)) / 2h for every
+parameter p - confirms the hand-written backward pass; trust it only once that agrees.
 
-PART 2 - TRAINING ON REAL DATA, FAST
-
-Real data is split three ways: the network learns from the training split;
-the validation split, never trained on, shows how it does on new examples
-and is where settings are chosen; the test split is scored once, at the end.
-(Lesson 04 says more about why.) An epoch is one pass over the whole
-training split.
-
-Training works on mini-batches: the gradient of the loss over a batch of,
-say, 32 examples is a noisy estimate of the gradient over the whole training
-set (its average is the true gradient; its noise shrinks like 1/sqrt(batch)).
-Small batches give many cheap, noisy steps per epoch; large ones give few,
-accurate, expensive ones that use the CPU's matrix units better.
-
-Choices for training fast (they matter most on MNIST):
-* He initialisation (std sqrt(2 / fan_in)) for ReLU, LeCun initialisation
-  (std sqrt(1 / fan_in)) for sigmoid and tanh, so the signal neither explodes
-  nor dies as it goes deeper. (Glorot's, std sqrt(2 / (fan_in + fan_out)), is
-  the other common choice for tanh.)
-* Adam: plain gradient descent with one learning rate for every weight is
-  slow when gradients differ in scale; Adam divides each step by a running
-  estimate of that weight's gradient size (and averages the direction).
-* A cosine learning-rate schedule: large steps early to move fast, steps
-  shrinking to zero at the end to settle into a minimum.
-* Weight decay, to keep weights small. Two things share that name:
-  - an L2 penalty adds lambda * sum w^2 to the loss, so every weight's gradient
-    gains 2 lambda w (an L1 penalty, lambda * sum |w|, adds lambda * sign(w));
-  - decoupled weight decay shrinks every weight directly, w <- w - lr wd w,
-    beside the gradient step.
-  With plain gradient descent they are the same thing (wd = 2 lambda). With
-  Adam they are not: the penalty's gradient 2 lambda w is divided by sqrt(v_hat)
-  like every other gradient, so a weight with large gradients is barely pulled
-  in. AdamW (Loshchilov & Hutter) decouples the decay, and that is what
-  --optimizer adam does here (weights only, biases stay free); --optimizer sgd
-  adds the L2 gradient wd * w before its momentum step. The run prints the
-  weights' final norm: compare it with --weight-decay 0.
-* Data augmentation: every mini-batch of images is shifted by up to one pixel
-  in a random direction, so the network cannot memorise exact pixel positions
-  and must learn shapes.
-* float32 and whole mini-batches as matrices: one matrix multiply per layer
-  instead of a Python loop over samples; NumPy hands it to an optimised BLAS.
-
-Train and validation loss are measured alike, at the end of each epoch, with
-the weights as they then are: the validation split, and as many training
-examples (without augmentation). The running average over the epoch's
-batches, shown on the progress bar, would mix in the worse early weights.
-The settings (the flags' defaults, per data set) were chosen on validation accuracy; the test
-split is scored once, at the end, as the honest estimate for new data.
+PART 2 - TRAINING (sections 2-5: three problems a straight line cannot solve, then real data, fast).
+The recipe every later lesson keeps, each piece explained beside its code: three splits
+(``train_on_dataset``), mini-batches as noisy gradients (``train_epoch``), He initialisation (``MLP``),
+Adam and weight decay (``Adam``), a cosine schedule (``learning_rate``), random shifts (``random_shift``),
+and train and validation loss measured alike (``fit``).
 
 Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
          python 03_multilayer_perceptron.py --dataset mnist --data-dir data/mnist
@@ -100,50 +52,31 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from common import MODELS_DIR, Diverged, UserError
+from common import MODELS_DIR, Diverged
 from common.activations import ACTIVATIONS, log_softmax, softmax
-from common.cli import (
-    add_mnist_arguments,
-    check_memory,
-    given,
-    lesson_parser,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    run,
-    seed_everything,
-)
-from common.data import (
-    Dataset,
-    load_dataset,
-    load_moons,
-    logic_gate,
-    noisy_sine,
-    normalisation,
-)
-from common.plotting import (
-    check_figure_writable,
-    plot_decision_boundary,
-    plt,
-    save_figure,
-    show_or_close,
-)
-from common.records import atomic_write, check_replaceable, read_record, write_record
+from common.cli import (add_mnist_arguments, check_memory, given, lesson_parser, non_negative_float, non_negative_int,
+                        positive_float, positive_int, run, seed_everything)
+from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
+from common.plotting import (check_figure_writable, compare_with_other_runs, plot_decision_boundary, plot_history, plt,
+                             save_figure, show_or_close)
+from common.records import check_replaceable, save_npz
 
 # The defaults of part 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
 DIGITS = dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, augment=0)
 MNIST = dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, augment=1)
 
 # ============================================================================= PART 1: backpropagation
-# Sections 1-4 of a run: the pieces and their backward passes, the gradient check that proves them,
-# and small problems a straight line cannot solve. The toys train with fit(), the loop of part 2.
+# Section 1 of a run: the pieces and their backward passes, and the gradient check that proves them.
 
 # ----------------------------------------------------------------------------- the pieces
 
 
 class Dense:
-    """A fully connected layer: z = x W + b, for a whole mini-batch x of shape (N, n_in)."""
+    """A fully connected layer: z = x W + b, for a whole mini-batch x of shape (N, n_in).
+
+    The batch is one matrix: one product per layer instead of a Python loop over samples, which NumPy
+    hands to an optimised library (BLAS); float32 halves the memory traffic of float64.
+    """
 
     def __init__(self, n_in: int, n_out: int, std: float, rng: np.random.Generator, dtype=np.float32,
                  input_grad: bool = True):
@@ -215,6 +148,10 @@ class MLP:
     With softmax cross-entropy the last Dense outputs raw scores (logits): the
     softmax lives in the loss. With MSE on classes - the classic set-up - a
     sigmoid squashes each output into (0, 1) to be compared with the one-hot target.
+
+    The weights start random, with a spread that keeps the signal from exploding or dying as it goes
+    deeper: He initialisation, std sqrt(2 / fan_in) for ReLU, LeCun's sqrt(1 / fan_in) for sigmoid and
+    tanh, where fan_in is the number of inputs each neuron of the layer adds up.
     """
 
     def __init__(self, sizes: list[int], activation: str, rng: np.random.Generator,
@@ -333,6 +270,168 @@ def run_gradient_checks(rng: np.random.Generator) -> dict[str, float]:
     return errors
 
 
+# ============================================================================= PART 2: training, fast
+# The recipe (optimizers, a schedule, weight decay, augmentation) and the training loop; then sections 2-4
+# of a run, small problems a straight line cannot solve, and section 5, real data.
+
+# ----------------------------------------------------------------------------- optimizers and the loop
+
+
+class Adam:
+    """Adam with decoupled weight decay (AdamW), written the way the equations read.
+
+    For every parameter p with gradient g, at step t:
+
+        m     = b1 m + (1 - b1) g          running mean of gradients: the direction
+        v     = b2 v + (1 - b2) g^2        running mean of squared gradients: the scale
+        m_hat = m / (1 - b1^t)             m and v start at 0, so early averages are too
+        v_hat = v / (1 - b2^t)             small; dividing by (1 - b^t) corrects that
+        p     = p - lr wd p                decoupled weight decay (weights only, not biases)
+        p     = p - lr m_hat / (sqrt(v_hat) + eps)
+
+    Each weight's step is its averaged gradient divided by that gradient's
+    typical size, so weights with small gradients still move.
+
+    Weight decay keeps weights small, and two things share the name. An L2 penalty adds lambda * sum w^2
+    to the loss, so each weight's gradient gains 2 lambda w (an L1 penalty, lambda * sum |w|, adds
+    lambda * sign(w)). Decoupled weight decay shrinks each weight directly, beside the step (the line
+    p - lr wd p above). With plain gradient descent the two are the same (wd = 2 lambda); with Adam they
+    are not: the penalty's gradient would be divided by sqrt(v_hat) like every other gradient, so a weight
+    with large gradients would barely be pulled in. AdamW (Loshchilov & Hutter) decouples the decay, as
+    here; --optimizer sgd adds the L2 gradient wd * w before its momentum step.
+    """
+
+    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+
+    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for (p, g), m, v in zip(pairs, self.m, self.v):
+            m[...] = b1 * m + (1 - b1) * g
+            v[...] = b2 * v + (1 - b2) * g * g
+            m_hat = m / (1 - b1**self.t)
+            v_hat = v / (1 - b2**self.t)
+            if p.ndim > 1:
+                p -= lr * self.weight_decay * p
+            p -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class SGD:
+    """Gradient descent with momentum: a velocity that accumulates past gradients."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
+        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
+        self.velocity = [np.zeros_like(p) for p in params]
+
+    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        for (p, g), vel in zip(pairs, self.velocity):
+            vel *= self.momentum
+            vel -= lr * (g + self.weight_decay * p if p.ndim > 1 else g)
+            p += vel
+
+
+def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
+    """Mean loss and accuracy over a whole split, in large batches (no backward pass needed)."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), batch_size):
+        out = model.forward(X[start:start + batch_size])
+        target = Y[start:start + batch_size]
+        total_loss += loss_fn(out, target)[0] * len(out)
+        correct += int((out.argmax(1) == target.argmax(1)).sum())
+    return total_loss / len(X), correct / len(X)
+
+
+def random_shift(images: np.ndarray, shape: tuple[int, int], max_shift: int, rng: np.random.Generator,
+                 fill: float) -> np.ndarray:
+    """Move a whole batch of flattened images by up to ``max_shift`` pixels, filling the gap with ``fill``.
+
+    Data augmentation: the network never sees a digit at exactly the same pixels twice, so it cannot
+    memorise positions and must learn shapes.
+    """
+    dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
+    h, w = shape
+    source = images.reshape(-1, h, w)
+    shifted = np.full_like(source, fill)
+    shifted[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        source[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return shifted.reshape(len(images), -1)
+
+
+def train_epoch(model: MLP, loss_fn, optimizer, X: np.ndarray, Y: np.ndarray, batch_size: int,
+                rng: np.random.Generator, lr_at: Callable[[int], float], step: int, progress: tqdm | None = None,
+                augment=None) -> int:
+    """One pass (an epoch) over the shuffled training set, one step per mini-batch; returns the step count.
+
+    The gradient over a mini-batch of, say, 32 examples is a noisy estimate of the gradient over the whole
+    training set (its average is the true gradient; its noise shrinks like 1/sqrt(batch)). Small batches
+    give many cheap, noisy steps per epoch; large ones few, accurate, expensive ones.
+    """
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]
+        inputs = augment(X[batch]) if augment else X[batch]
+        loss = loss_and_gradients(model, loss_fn, inputs, Y[batch])
+        optimizer.step(model.parameters(), lr_at(step))
+        step += 1
+        if progress is not None:
+            progress.update(len(batch))
+            progress.set_postfix(batch_loss=f"{loss:.4f}", refresh=False)
+    return step
+
+
+def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: int) -> float:
+    """The schedule: half a cosine from max_lr down to min_lr at step ``total``, after ``warmup`` rising steps.
+
+        lr(t) = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2,   progress = (t - warmup) / (total - warmup)
+
+    Big steps while far from a minimum, small ones to settle into it. This lesson and 04 use no warm-up
+    (``warmup=0``); 07 and 08 let the rate climb in a straight line for their first steps, because Adam's
+    running averages start from nothing and its first steps are badly scaled (lesson 08 says more).
+    """
+    if step < warmup:
+        return max_lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+
+def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
+        optimizer: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
+    """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds).
+
+    The training loss is measured like the validation loss, after the epoch, with the weights as they then
+    are, on as many training examples; the running average over the epoch's batches, on the progress bar,
+    would mix in the worse early weights.
+    """
+    opt = (Adam if optimizer == "adam" else SGD)(model.arrays(), lr, weight_decay)
+    total_steps = epochs * -(-len(X_train) // batch_size)  # ceil: a last, smaller batch is a step too
+    # The cosine schedule (learning_rate, above): no warm-up here, down to 0 at the last step.
+    lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)
+    step = 0
+    X_check, Y_check = X_train[:len(X_val)], Y_train[:len(X_val)]
+    history, start = [], time.perf_counter()
+    # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
+    for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
+        bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
+                   disable=not verbose, delay=1)
+        step = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, lr_at, step, bar, augment)
+        bar.close()
+        train_loss, train_acc = evaluate(model, loss_fn, X_check, Y_check)
+        val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
+        if not np.isfinite(train_loss + val_loss):  # the steps overshot until the numbers overflowed
+            raise Diverged(f"the loss became {val_loss} in epoch {epoch}: the weights blew up, training stopped "
+                           "and nothing was saved. Try a smaller --lr")
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
+                        "val_accuracy": val_acc, "seconds": time.perf_counter() - start})
+        if verbose and (epoch == 1 or epoch % max(1, epochs // 10) == 0):
+            print(f"   epoch {epoch:>3}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+                  f"val accuracy {val_acc:.2%}  ({history[-1]['seconds']:.1f} s)")
+    return history
+
+
 # ----------------------------------------------------------------------------- the toy problems
 
 
@@ -387,155 +486,18 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
     return accuracy
 
 
-# ============================================================================= PART 2: training, fast
-# Section 5 of a run: the recipe for real data (optimizers, a schedule, weight decay, augmentation)
-# and the training loop every section uses.
-
-# ----------------------------------------------------------------------------- optimizers and the loop
-
-
-class Adam:
-    """Adam with decoupled weight decay (AdamW), written the way the equations read.
-
-    For every parameter p with gradient g, at step t:
-
-        m     = b1 m + (1 - b1) g          running mean of gradients: the direction
-        v     = b2 v + (1 - b2) g^2        running mean of squared gradients: the scale
-        m_hat = m / (1 - b1^t)             m and v start at 0, so early averages are too
-        v_hat = v / (1 - b2^t)             small; dividing by (1 - b^t) corrects that
-        p     = p - lr wd p                decoupled weight decay (weights only, not biases)
-        p     = p - lr m_hat / (sqrt(v_hat) + eps)
-
-    Each weight's step is its averaged gradient divided by that gradient's
-    typical size, so weights with small gradients still move.
-    """
-
-    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-
-    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        for (p, g), m, v in zip(pairs, self.m, self.v):
-            m[...] = b1 * m + (1 - b1) * g
-            v[...] = b2 * v + (1 - b2) * g * g
-            m_hat = m / (1 - b1**self.t)
-            v_hat = v / (1 - b2**self.t)
-            if p.ndim > 1:
-                p -= lr * self.weight_decay * p
-            p -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-class SGD:
-    """Gradient descent with momentum: a velocity that accumulates past gradients."""
-
-    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
-        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
-        self.velocity = [np.zeros_like(p) for p in params]
-
-    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
-        for (p, g), vel in zip(pairs, self.velocity):
-            vel *= self.momentum
-            vel -= lr * (g + self.weight_decay * p if p.ndim > 1 else g)
-            p += vel
-
-
-def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
-    """Mean loss and accuracy over a whole split, in large batches (no backward pass needed)."""
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(X), batch_size):
-        out = model.forward(X[start:start + batch_size])
-        target = Y[start:start + batch_size]
-        total_loss += loss_fn(out, target)[0] * len(out)
-        correct += int((out.argmax(1) == target.argmax(1)).sum())
-    return total_loss / len(X), correct / len(X)
-
-
-def random_shift(images: np.ndarray, shape: tuple[int, int], max_shift: int, rng: np.random.Generator,
-                 fill: float) -> np.ndarray:
-    """Move a whole batch of flattened images by up to ``max_shift`` pixels, filling the gap with ``fill``."""
-    dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
-    h, w = shape
-    source = images.reshape(-1, h, w)
-    shifted = np.full_like(source, fill)
-    shifted[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        source[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return shifted.reshape(len(images), -1)
-
-
-def train_epoch(model: MLP, loss_fn, optimizer, X: np.ndarray, Y: np.ndarray, batch_size: int,
-                rng: np.random.Generator, lr_at: Callable[[int], float], step: int, progress: tqdm | None = None,
-                augment=None) -> int:
-    """One pass over the shuffled training set, one optimizer step per mini-batch; returns the step count after it."""
-    order = rng.permutation(len(X))
-    for start in range(0, len(X), batch_size):
-        batch = order[start:start + batch_size]
-        inputs = augment(X[batch]) if augment else X[batch]
-        loss = loss_and_gradients(model, loss_fn, inputs, Y[batch])
-        optimizer.step(model.parameters(), lr_at(step))
-        step += 1
-        if progress is not None:
-            progress.update(len(batch))
-            progress.set_postfix(batch_loss=f"{loss:.4f}", refresh=False)
-    return step
-
-
-def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: int) -> float:
-    """The schedule: half a cosine from max_lr down to min_lr at step ``total``, after ``warmup`` rising steps.
-
-        lr(t) = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2,   progress = (t - warmup) / (total - warmup)
-
-    Big steps while far from a minimum, small ones to settle into it. This lesson and 04 use no warm-up
-    (``warmup=0``); 07 and 08 let the rate climb in a straight line for their first steps, because Adam's
-    running averages start from nothing and its first steps are badly scaled (lesson 08 says more).
-    """
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * progress)) / 2
-
-
-def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
-        optimizer: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
-    """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds).
-
-    The training loss is measured like the validation loss, after the epoch, on as many training examples.
-    """
-    opt = (Adam if optimizer == "adam" else SGD)(model.arrays(), lr, weight_decay)
-    total_steps = epochs * -(-len(X_train) // batch_size)  # ceil: a last, smaller batch is a step too
-    # The cosine schedule (learning_rate, above): no warm-up here, down to 0 at the last step.
-    lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)
-    step = 0
-    X_check, Y_check = X_train[:len(X_val)], Y_train[:len(X_val)]
-    history, start = [], time.perf_counter()
-    # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
-    for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
-        bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
-                   disable=not verbose, delay=1)
-        step = train_epoch(model, loss_fn, opt, X_train, Y_train, batch_size, rng, lr_at, step, bar, augment)
-        bar.close()
-        train_loss, train_acc = evaluate(model, loss_fn, X_check, Y_check)
-        val_loss, val_acc = evaluate(model, loss_fn, X_val, Y_val)
-        if not np.isfinite(train_loss + val_loss):  # the steps overshot until the numbers overflowed
-            raise Diverged(f"the loss became {val_loss} in epoch {epoch}: the weights blew up, training stopped "
-                           "and nothing was saved. Try a smaller --lr")
-        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
-                        "val_accuracy": val_acc, "seconds": time.perf_counter() - start})
-        if verbose and (epoch == 1 or epoch % max(1, epochs // 10) == 0):
-            print(f"   epoch {epoch:>3}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
-                  f"val accuracy {val_acc:.2%}  ({history[-1]['seconds']:.1f} s)")
-    return history
-
-
 # ----------------------------------------------------------------------------- real data
 
 
 def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss: str, optimizer: str, epochs: int,
                      batch_size: int, lr: float, weight_decay: float, augment: int, seed: int,
                      rng: np.random.Generator) -> tuple[MLP, dict]:
+    """Train on a real data set and score it, the way every later lesson does.
+
+    It is split three ways: the network learns from the training split; the validation split, never
+    trained on, shows how it does on new examples and is where settings are chosen (the defaults at the
+    top were chosen on it); the test split is scored once, at the end, as the honest estimate for new data.
+    """
     mean, std = normalisation(data.X_train)
     data.standardise(mean, std)
     X_train, X_val, X_test = data.X_train, data.X_val, data.X_test
@@ -576,83 +538,6 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
 
 def record_path(dataset: str, loss: str, activation: str) -> Path:
     return MODELS_DIR / f"03_mlp_{dataset}_{loss}_{activation}.json"
-
-
-def save_model(model: MLP, record: dict, json_path: Path) -> Path:
-    """Parameters with np.savez (plain arrays, no pickle), the JSON record beside them."""
-    npz_path = json_path.with_suffix(".npz")
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    arrays = {f"{kind}{i}": p for i, layer in enumerate(dense) for kind, p in (("W", layer.W), ("b", layer.b))}
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(npz_path, write)
-    write_record(json_path, record)
-    print(f"   saved {npz_path.relative_to(MODELS_DIR.parent)} and {json_path.name}")
-    return npz_path
-
-
-def plot_history(record: dict) -> plt.Figure:
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
-    epochs = [h["epoch"] for h in record["history"]]
-    ax_loss.plot(epochs, [h["train_loss"] for h in record["history"]], marker=".", label="train")
-    ax_loss.plot(epochs, [h["val_loss"] for h in record["history"]], marker=".", label="validation")
-    ax_loss.set(title="Loss", xlabel="epoch", ylabel=record["loss"], yscale="log")
-    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in record["history"]], marker=".", color="C1")
-    ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
-                   label=f"test accuracy {record['test_accuracy']:.2%}")
-    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    low, high = ax_acc.get_ylim()  # axhline does not widen the axis: make room for the test line
-    test = 100 * record["test_accuracy"]
-    ax_acc.set_ylim(min(low, test), max(high, test) + 0.05 * (high - low))
-    for ax in (ax_loss, ax_acc):
-        ax.legend()
-    sizes = "-".join(map(str, record["layer_sizes"]))
-    fig.suptitle(f"NumPy MLP {sizes} on {record['dataset']} ({record['activation']} + {record['loss']})")
-    fig.tight_layout()
-    return fig
-
-
-def compare_with_other_loss(record: dict, json_path: Path) -> None:
-    """Put this run's validation curves beside those of runs that differ from it in the loss/activation alone."""
-    same_setup = []
-    for path in sorted(json_path.parent.glob(f"03_mlp_{record['dataset']}_*.json")):
-        if path == json_path:
-            continue
-        try:
-            other = read_record(path)
-        except UserError:
-            continue  # not a readable record: nothing to compare with
-        if (other.get("layer_sizes"), other.get("hyperparameters")) == (record["layer_sizes"],
-                                                                          record["hyperparameters"]):
-            same_setup.append((path, other))
-    if not same_setup:
-        twin = "--loss mse --activation sigmoid" if record["loss"] == "cross_entropy" else "(default flags)"
-        print(f"   tip: run again with {twin} and the same other flags to compare the two set-ups in one figure")
-        return
-    runs = [(json_path, record), *same_setup]
-    fig, (ax_error, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
-    print("   comparison with the runs of the same network, data, hyperparameters and seed:")
-    labels = []
-    for path, run_record in runs:
-        label = f"{run_record['activation']} + {run_record['loss']}"
-        labels.append(label)
-        epochs = [h["epoch"] for h in run_record["history"]]
-        # The two losses are in different units; the error rate compares them fairly.
-        ax_error.plot(epochs, [100 * (1 - h["val_accuracy"]) for h in run_record["history"]], marker=".", label=label)
-        ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in run_record["history"]], marker=".", label=label)
-        first = run_record["history"][0]["val_accuracy"]
-        print(f"     {label:<28} val accuracy after epoch 1: {first:.2%}, at the end: "
-              f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}  ({path.name})")
-    ax_error.set(title="Validation error (log scale)", xlabel="epoch", ylabel="misclassified (%)", yscale="log")
-    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    for ax in (ax_error, ax_acc):
-        ax.legend()
-    fig.suptitle(f"{record['dataset']}: " + " vs ".join(labels) + " (same network, data and settings)")
-    fig.tight_layout()
-    save_figure(fig, f"03_{record['dataset']}_loss_comparison")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -708,9 +593,11 @@ def main() -> None:
         data, hidden=args.hidden, activation=args.activation, loss=args.loss, optimizer=args.optimizer,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         augment=args.augment, seed=args.seed, rng=rng)
-    save_model(model, record, json_path)
+    arrays = {f"{kind}{i}": p for i, layer in enumerate(l for l in model.layers if isinstance(l, Dense))
+              for kind, p in (("W", layer.W), ("b", layer.b))}
+    save_npz(json_path, arrays, record)
     save_figure(plot_history(record), f"03_{data.name}_{args.loss}_{args.activation}_training")
-    compare_with_other_loss(record, json_path)
+    compare_with_other_runs(record, json_path)
     show_or_close(args.no_show)
 
 

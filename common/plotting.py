@@ -17,8 +17,8 @@ from typing import Callable
 import matplotlib
 import numpy as np
 
-from common import FIGURES_DIR
-from common.records import atomic_write, check_writable
+from common import FIGURES_DIR, UserError
+from common.records import atomic_write, check_writable, read_record
 
 
 def display_available() -> bool:
@@ -162,3 +162,66 @@ def plot_bits_per_char(history: list[dict], title: str) -> plt.Figure:
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def plot_history(record: dict) -> plt.Figure:
+    """Lesson 03's picture: its run's train and validation loss, and validation against test accuracy."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    epochs = [h["epoch"] for h in record["history"]]
+    ax_loss.plot(epochs, [h["train_loss"] for h in record["history"]], marker=".", label="train")
+    ax_loss.plot(epochs, [h["val_loss"] for h in record["history"]], marker=".", label="validation")
+    ax_loss.set(title="Loss", xlabel="epoch", ylabel=record["loss"], yscale="log")
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in record["history"]], marker=".", color="C1")
+    ax_acc.axhline(100 * record["test_accuracy"], color="k", ls="--", lw=1,
+                   label=f"test accuracy {record['test_accuracy']:.2%}")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    low, high = ax_acc.get_ylim()  # axhline does not widen the axis: make room for the test line
+    test = 100 * record["test_accuracy"]
+    ax_acc.set_ylim(min(low, test), max(high, test) + 0.05 * (high - low))
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+    sizes = "-".join(map(str, record["layer_sizes"]))
+    fig.suptitle(f"NumPy MLP {sizes} on {record['dataset']} ({record['activation']} + {record['loss']})")
+    fig.tight_layout()
+    return fig
+
+
+def compare_with_other_runs(record: dict, json_path: Path) -> None:
+    """Lesson 03's comparison: this run's validation curves beside those of its records that differ from it in
+    the loss and activation alone."""
+    same_setup = []
+    for path in sorted(json_path.parent.glob(f"03_mlp_{record['dataset']}_*.json")):
+        if path == json_path:
+            continue
+        try:
+            other = read_record(path)
+        except UserError:
+            continue  # not a readable record: nothing to compare with
+        if (other.get("layer_sizes"), other.get("hyperparameters")) == (record["layer_sizes"],
+                                                                          record["hyperparameters"]):
+            same_setup.append((path, other))
+    if not same_setup:
+        twin = "--loss mse --activation sigmoid" if record["loss"] == "cross_entropy" else "(default flags)"
+        print(f"   tip: run again with {twin} and the same other flags to compare the two set-ups in one figure")
+        return
+    runs = [(json_path, record), *same_setup]
+    fig, (ax_error, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
+    print("   comparison with the runs of the same network, data, hyperparameters and seed:")
+    labels = []
+    for path, run_record in runs:
+        label = f"{run_record['activation']} + {run_record['loss']}"
+        labels.append(label)
+        epochs = [h["epoch"] for h in run_record["history"]]
+        # The two losses are in different units; the error rate compares them fairly.
+        ax_error.plot(epochs, [100 * (1 - h["val_accuracy"]) for h in run_record["history"]], marker=".", label=label)
+        ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in run_record["history"]], marker=".", label=label)
+        first = run_record["history"][0]["val_accuracy"]
+        print(f"     {label:<28} val accuracy after epoch 1: {first:.2%}, at the end: "
+              f"{run_record['history'][-1]['val_accuracy']:.2%}; test {run_record['test_accuracy']:.2%}  ({path.name})")
+    ax_error.set(title="Validation error (log scale)", xlabel="epoch", ylabel="misclassified (%)", yscale="log")
+    ax_acc.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in (ax_error, ax_acc):
+        ax.legend()
+    fig.suptitle(f"{record['dataset']}: " + " vs ".join(labels) + " (same network, data and settings)")
+    fig.tight_layout()
+    save_figure(fig, f"03_{record['dataset']}_loss_comparison")

@@ -112,8 +112,24 @@ def write_record(path: Path, record: dict) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
 
 
+def save_npz(json_path: Path, arrays: dict, record: dict) -> Path:
+    """Lesson 03's parameters with np.savez (plain arrays, no pickle) beside ``json_path``, and the record there."""
+    import numpy as np  # here, not at the top: the other helpers need no NumPy
+
+    npz_path = json_path.with_suffix(".npz")
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(npz_path, write)
+    write_record(json_path, record)
+    print(f"   saved {npz_path.relative_to(npz_path.parent.parent)} and {json_path.name}")
+    return npz_path
+
+
 def kept_epoch(record: dict) -> dict:
-    """The history entry whose weights were saved: 04's best epoch (early stopping), or the last one (03)."""
+    """The history entry whose weights were saved: 04's best epoch, or the last one (03)."""
     history = record["history"]
     return next((h for h in history if h["epoch"] == record.get("best_epoch")), history[-1])
 
