@@ -1,77 +1,29 @@
 """Lesson 05 - watch training from the inside: loss curves, weights on the move, over- and underfitting.
 
-Three parts, each a mode of the script and a section of this file, each
-readable on its own: watching one run (the default), overfitting and its cures
-(--demo overfit), and looking back at a saved run (--checkpoint).
+The question: a training run prints a few numbers per epoch. What is happening inside the network, and
+how do you tell a run that learns from one that memorises, or one that is too small to learn at all?
+Three parts, each a mode of the script and a section of this file:
 
-PART 1 - WATCHING A NETWORK LEARN
+PART 1 - WATCHING A NETWORK LEARN (the default). Every epoch the recorder keeps the train and validation
+loss and accuracy (measured alike, as in lesson 03), each layer's weight norm ||W|| and relative update
+||W_after - W_before|| / ||W_before||, and snapshots of the weights (``TrainingRecorder`` says how to read
+each). Both losses falling: learning. Train falling while validation rises: overfitting - the network
+memorises its training set instead of learning what generalises. Both stuck high however long it trains:
+underfitting - the network is too small for the task (both high because training stopped too soon is
+undertraining, which more epochs fix). With a display the dashboard updates live; without one (CI, SSH)
+the same frames become an animated GIF beside the PNGs.
 
-Loss curves are a model's vital signs. Every epoch we record:
+PART 2 - OVERFITTING AND ITS CURES (--demo overfit). Regularisation fights overfitting; each adds a term
+to the loss or changes training, and so every weight's gradient (``penalty`` explains each):
+    L2 penalty:  loss + lambda * sum w^2    gradient + 2 lambda w:     a pull towards 0, strong on big weights
+    L1 penalty:  loss + lambda * sum |w|    gradient + lambda sign(w): the same pull on every weight
+    dropout:     hidden units zeroed at random while training (lesson 04's ``MLP``)
+The demo trains a large network on 100 digits with and without each, and a network of 2 hidden units on
+the whole training split until its loss stops falling, and says what each run did, from its own numbers.
 
-* train and validation loss and accuracy, both measured after the epoch in
-  eval mode. Both falling: learning. Train still falling while validation
-  rises: overfitting - the network memorises the training set instead of
-  learning what generalises. Both stuck high however long you train:
-  underfitting - the network is too small for the task. (Both high because
-  training stopped too soon is different: the network is undertrained, and
-  more epochs fix it.)
-* per layer, the weight norm ||W|| and the relative update ||W_after - W_before|| / ||W_before||
-  over the epoch. A healthy update ratio is small (per step around 1e-3, so
-  per epoch a few percent); near 0 the layer has stopped learning, near 1 the
-  learning rate is too large and the weights are thrown around.
-* snapshots of the weights: their histograms start as the bell curve of He
-  initialisation (lesson 03: normal, std sqrt(2 / fan_in)) and widen as they
-  learn (the figure gives each layer's std before and after). The first
-  layer's weights are drawn as images, too: what training *added* to them,
-  W_last - W_init, since the random start would hide it.
-
-With a display the dashboard updates live while the network trains; without
-one (CI, SSH) the same frames become an animated GIF beside the PNGs (drawn with
-matplotlib, assembled by Pillow).
-
-PART 2 - OVERFITTING, REGULARISATION, UNDERFITTING
-
-Regularisation fights overfitting. Each adds something to the loss or to
-training, and so to every weight's gradient:
-    L2 penalty:  loss + lambda * sum w^2   gradient + 2 lambda w: a pull towards 0,
-                                           strong on big weights, weak on small ones
-    L1 penalty:  loss + lambda * sum |w|   gradient + lambda sign(w): the same pull on
-                                           every weight, so many end up near 0 (a
-                                           gradient step overshoots 0 rather than
-                                           landing on it, so exactly 0 is rare)
-    dropout:     zero each hidden unit with probability p while training and scale
-                 the rest by 1 / (1 - p), so no unit can rely on another.
-The optimizer here is Adam, so the L2 penalty is not weight decay: Adam divides
-its gradient 2 lambda w by sqrt(v_hat) like any other (lesson 03 explains the
-difference; lesson 04 uses decoupled decay).
-
-``--demo overfit`` trains a large network on 100 digits with and without each
-of them, and a network with 2 hidden units on the whole training split, and
-puts the curves side by side. What it prints about each run is computed from
-that run. Over seeds 0-4: the unregularised network's validation loss climbed
-back up after its lowest point (overfitting) at 4 seeds and stayed near it at
-one; the L1 and L2 runs ended with a lower validation loss than the
-unregularised one every time; dropout reached a lower *lowest* validation loss
-every time, but a lower final one only 3 times in 5. Every run is scored on the
-same 144 validation images, so their accuracies are compared pairwise, from the
-images the two runs answer differently: 14 of the 15 differences lay within 2
-paired standard errors; one (dropout, seed 3, +3.5 +- 3.1 points) did not.
-
-Underfitting needs care to show: a network too small for the task, trained
-until its training loss stops falling (else it is only undertrained), with
-every unit still working (a ReLU unit that never fires again makes a smaller
-network still). The demo's 2 tanh units train on the full split for 3000
-epochs with a cosine decay; at every seed 0-4 the training loss changed by
-less than 0.4% over the last quarter, no unit was stuck at -1 or +1, and the
-training accuracy stayed at 75-80%, while the large network fits its training
-samples perfectly.
-
-PART 3 - LOOKING BACK AT A SAVED RUN
-
-``--checkpoint`` looks back at a run of lesson 04: its curves, and the network
-rebuilt from the checkpoint with its first layer drawn as pictures. For an MLP
-that is each unit's weight for every pixel of the image; for the CNN of
-``04 --model cnn`` it is its small filters, each one looking for a local shape.
+PART 3 - LOOKING BACK AT A SAVED RUN (--checkpoint): a run of lesson 04 (or a record of 03), its curves,
+and for a checkpoint the network rebuilt with its first layer drawn as pictures: for an MLP each unit's
+weight for every pixel, for the CNN of ``04 --model cnn`` its small filters.
 
 Run it:  python 05_visualize_training.py                 (digits, ~10 s, live or GIF)
          python 05_visualize_training.py --dataset moons  (decision boundary epoch by epoch)
@@ -93,28 +45,14 @@ from torch import nn
 from tqdm import tqdm
 
 from common import FIGURES_DIR
-from common.cli import (
-    dropout_rate,
-    given,
-    lesson_parser,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    run,
-    seed_everything,
-)
+from common.cli import (dropout_rate, given, lesson_parser, non_negative_float, positive_float, positive_int, run,
+                        seed_everything)
 from common.checkpoints import load_checkpoint
 from common.data import Dataset, load_dataset, normalisation
 from common.devices import check_fits
 from common.lessons import lesson
-from common.plotting import (
-    check_figure_writable,
-    interactive,
-    plot_decision_boundary,
-    plt,
-    save_figure,
-    show_or_close,
-)
+from common.plotting import (check_figure_writable, draw_curves, draw_weight_pictures, interactive, plot_decision_boundary,
+                             plot_regularisers, plot_weights, plt, save_figure, show_or_close)
 from common.records import atomic_write, kept_epoch, read_record
 
 _04 = lesson("04_neural_network_training")  # the networks this lesson watches train, and their loop's pieces
@@ -132,7 +70,16 @@ OVERFIT = dict(hidden=[512, 512], epochs=150, lr=3e-3)  # --demo overfit: a larg
 
 
 class TrainingRecorder:
-    """Collects, epoch by epoch, everything the figures show."""
+    """Collects, epoch by epoch, everything the figures show, and how to read each:
+
+    * the losses and accuracies: the model's vital signs (the docstring says what their shapes mean);
+    * per layer, the weight norm and the relative update over the epoch. A healthy update ratio is small
+      (per step around 1e-3, so per epoch a few percent); near 0 the layer has stopped learning, near 1
+      the learning rate is too large and the weights are thrown around;
+    * snapshots of the weights: their histograms start as the bell curve of He initialisation (lesson
+      03) and widen as they learn. The first layer is drawn as pictures of what training *added*,
+      W_last - W_init, since the random start would hide it.
+    """
 
     def __init__(self, model: MLP):
         self.model = model
@@ -162,7 +109,13 @@ def to_tensors(X: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor
 
 
 def penalty(model: MLP, l1: float, l2: float) -> torch.Tensor | float:
-    """lambda_1 * sum |w| + lambda_2 * sum w^2 over the weights (biases are left free)."""
+    """lambda_1 * sum |w| + lambda_2 * sum w^2 over the weights (biases are left free).
+
+    L2's pull, 2 lambda w, is strong on big weights and weak on small ones; L1's, lambda sign(w), is the
+    same on every weight, so many end up near 0 (a gradient step overshoots 0 rather than landing on it,
+    so exactly 0 is rare). The optimizer is Adam, so this L2 penalty is not weight decay: Adam divides its
+    gradient by sqrt(v_hat) like any other (lesson 03's ``Adam`` explains; lesson 04 decays decoupled).
+    """
     weights = [layer.weight for layer in model.linear_layers()]
     total = 0.0
     if l1 > 0:
@@ -435,23 +388,6 @@ def plot_saved_history(path: Path) -> None:
 # ------------------------------------------ plumbing: drawing, the command line (not the lesson)
 
 
-def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True,
-                kept: int | None = None) -> None:
-    """Train and validation loss and accuracy per epoch; ``kept`` marks the epoch whose weights were saved."""
-    epochs = [h["epoch"] for h in history]
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train", color="C0")
-    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation", color="C1")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title}loss", yscale="log" if log else "linear")
-    if "train_accuracy" in history[0]:
-        ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train", color="C0")
-    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation", color="C1")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}accuracy")
-    for ax in (ax_loss, ax_acc):
-        if kept is not None:
-            ax.axvline(kept, color="k", ls=":", lw=1.2, label=f"kept: epoch {kept}")
-        ax.legend(fontsize=8)
-
-
 class Dashboard:
     """Four panels - loss, accuracy, weight norm, update ratio - whose lines are updated epoch by epoch.
 
@@ -532,44 +468,6 @@ def save_gif(recorder: TrainingRecorder, epochs: int, max_frames: int = 20) -> P
     return path
 
 
-def plot_weights(recorder: TrainingRecorder, image_shape) -> plt.Figure:
-    """Weight histograms at a few epochs and, for images, the first layer's weights as pictures."""
-    epochs = sorted(recorder.snapshots)
-    n_layers = len(recorder.snapshots[0])
-    fig = plt.figure(figsize=(14, 2.9 * n_layers), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[1.3, 1]) if image_shape else (fig, None)
-    for layer, ax in enumerate(np.atleast_1d(left.subplots(n_layers, 1))):
-        bins = int(np.clip(np.sqrt(recorder.snapshots[0][layer].size), 5, 40))  # 32 weights do not fill 40 bins
-        for i, epoch in enumerate(epochs):
-            ax.hist(recorder.snapshots[epoch][layer].ravel(), bins=bins, histtype="step", lw=1.8,
-                    color=plt.cm.viridis(i / max(1, len(epochs) - 1)), label=f"epoch {epoch}", density=True)
-        start, end = recorder.snapshots[0][layer], recorder.snapshots[epochs[-1]][layer]
-        he = np.sqrt(2 / start.shape[1])  # PyTorch stores W as (fan_out, fan_in)
-        ax.set(title=f"layer {layer + 1}: std {start.std():.3f} at start (He: sqrt(2/{start.shape[1]}) = {he:.3f}), "
-                     f"{end.std():.3f} after epoch {epochs[-1]}", xlabel="weight", ylabel="density")
-        ax.legend(fontsize=8)
-    if right is not None:
-        learned = recorder.snapshots[epochs[-1]][0] - recorder.snapshots[0][0]
-        side = int(min(4, np.sqrt(len(learned))))
-        draw_weight_pictures(right, learned[:side * side].reshape(-1, *image_shape))
-        for unit, ax in enumerate(right.axes):
-            ax.set_title(f"unit {unit + 1}", fontsize=8)
-        right.suptitle(f"what training added to the first-layer weights of {side * side} hidden units,\n"
-                       f"W(epoch {epochs[-1]}) - W(epoch 0) (red: the pixel now excites the unit more, "
-                       "blue: less)", fontsize=10)
-    return fig
-
-
-def draw_weight_pictures(panel, images: np.ndarray) -> None:
-    """Weights as pictures in a square grid, on one colour scale centred on 0 (red positive, blue negative)."""
-    side = int(np.ceil(np.sqrt(len(images))))
-    limit = np.abs(images).max()
-    for ax in panel.subplots(side, side).ravel():
-        ax.axis("off")
-    for ax, image in zip(panel.axes, images):
-        ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
-
-
 def plot_boundaries(recorder_model: MLP, states: dict[int, dict], data: Dataset) -> plt.Figure:
     fig, axes = plt.subplots(1, len(states), figsize=(4.2 * len(states), 3.8))
     for ax, (epoch, state) in zip(np.atleast_1d(axes), sorted(states.items())):
@@ -577,22 +475,6 @@ def plot_boundaries(recorder_model: MLP, states: dict[int, dict], data: Dataset)
         plot_decision_boundary(ax, lambda grid: predict_proba(recorder_model, grid)[:, 1], data.X_val, data.y_val,
                                f"after epoch {epoch}")
     fig.suptitle("The decision boundary taking shape (validation points)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
-    fig, axes = plt.subplots(2, len(results), figsize=(4 * len(results), 6.5), sharey="row")
-    for column, (name, result) in enumerate(results.items()):
-        history = result["history"]
-        summary = summarise(history)
-        draw_curves(axes[0, column], axes[1, column], history, log=False)
-        axes[0, column].set_ylim(0, 2.0)  # linear, to see the validation loss climb back up
-        axes[0, column].set_title(f"{name}, {result['n_train']} samples\nlowest val loss "
-                                  f"{summary['lowest_val_loss']:.3f}, final {summary['val_loss']:.3f}", fontsize=10)
-        axes[1, column].set_title(f"train {summary['train_accuracy']:.1%}, val {summary['val_accuracy']:.1%}",
-                                  fontsize=10)
-    fig.suptitle(f"Overfitting, regularisation and underfitting on {dataset}")
     fig.tight_layout()
     return fig
 

@@ -225,3 +225,75 @@ def compare_with_other_runs(record: dict, json_path: Path) -> None:
     fig.suptitle(f"{record['dataset']}: " + " vs ".join(labels) + " (same network, data and settings)")
     fig.tight_layout()
     save_figure(fig, f"03_{record['dataset']}_loss_comparison")
+
+
+def draw_curves(ax_loss: plt.Axes, ax_acc: plt.Axes, history: list[dict], title: str = "", log: bool = True,
+                kept: int | None = None) -> None:
+    """Train and validation loss and accuracy per epoch; ``kept`` marks the epoch whose weights were saved."""
+    epochs = [h["epoch"] for h in history]
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train", color="C0")
+    ax_loss.plot(epochs, [h["val_loss"] for h in history], label="validation", color="C1")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title}loss", yscale="log" if log else "linear")
+    if "train_accuracy" in history[0]:
+        ax_acc.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train", color="C0")
+    ax_acc.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation", color="C1")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}accuracy")
+    for ax in (ax_loss, ax_acc):
+        if kept is not None:
+            ax.axvline(kept, color="k", ls=":", lw=1.2, label=f"kept: epoch {kept}")
+        ax.legend(fontsize=8)
+
+
+def draw_weight_pictures(panel, images: np.ndarray) -> None:
+    """Weights as pictures in a square grid, on one colour scale centred on 0 (red positive, blue negative)."""
+    side = int(np.ceil(np.sqrt(len(images))))
+    limit = np.abs(images).max()
+    for ax in panel.subplots(side, side).ravel():
+        ax.axis("off")
+    for ax, image in zip(panel.axes, images):
+        ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+
+
+def plot_weights(recorder, image_shape) -> plt.Figure:
+    """Weight histograms at a few epochs and, for images, the first layer's weights as pictures."""
+    epochs = sorted(recorder.snapshots)
+    n_layers = len(recorder.snapshots[0])
+    fig = plt.figure(figsize=(14, 2.9 * n_layers), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[1.3, 1]) if image_shape else (fig, None)
+    for layer, ax in enumerate(np.atleast_1d(left.subplots(n_layers, 1))):
+        bins = int(np.clip(np.sqrt(recorder.snapshots[0][layer].size), 5, 40))  # 32 weights do not fill 40 bins
+        for i, epoch in enumerate(epochs):
+            ax.hist(recorder.snapshots[epoch][layer].ravel(), bins=bins, histtype="step", lw=1.8,
+                    color=plt.cm.viridis(i / max(1, len(epochs) - 1)), label=f"epoch {epoch}", density=True)
+        start, end = recorder.snapshots[0][layer], recorder.snapshots[epochs[-1]][layer]
+        he = np.sqrt(2 / start.shape[1])  # PyTorch stores W as (fan_out, fan_in)
+        ax.set(title=f"layer {layer + 1}: std {start.std():.3f} at start (He: sqrt(2/{start.shape[1]}) = {he:.3f}), "
+                     f"{end.std():.3f} after epoch {epochs[-1]}", xlabel="weight", ylabel="density")
+        ax.legend(fontsize=8)
+    if right is not None:
+        learned = recorder.snapshots[epochs[-1]][0] - recorder.snapshots[0][0]
+        side = int(min(4, np.sqrt(len(learned))))
+        draw_weight_pictures(right, learned[:side * side].reshape(-1, *image_shape))
+        for unit, ax in enumerate(right.axes):
+            ax.set_title(f"unit {unit + 1}", fontsize=8)
+        right.suptitle(f"what training added to the first-layer weights of {side * side} hidden units,\n"
+                       f"W(epoch {epochs[-1]}) - W(epoch 0) (red: the pixel now excites the unit more, "
+                       "blue: less)", fontsize=10)
+    return fig
+
+
+def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
+    """Lesson 05's --demo overfit: each run's loss and accuracy curves, side by side."""
+    fig, axes = plt.subplots(2, len(results), figsize=(4 * len(results), 6.5), sharey="row")
+    for column, (name, result) in enumerate(results.items()):
+        history = result["history"]
+        last, lowest = history[-1], min(h["val_loss"] for h in history)
+        draw_curves(axes[0, column], axes[1, column], history, log=False)
+        axes[0, column].set_ylim(0, 2.0)  # linear, to see the validation loss climb back up
+        axes[0, column].set_title(f"{name}, {result['n_train']} samples\nlowest val loss "
+                                  f"{lowest:.3f}, final {last['val_loss']:.3f}", fontsize=10)
+        axes[1, column].set_title(f"train {last['train_accuracy']:.1%}, val {last['val_accuracy']:.1%}",
+                                  fontsize=10)
+    fig.suptitle(f"Overfitting, regularisation and underfitting on {dataset}")
+    fig.tight_layout()
+    return fig
