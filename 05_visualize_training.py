@@ -51,8 +51,8 @@ from common.checkpoints import load_checkpoint
 from common.data import Dataset, load_dataset, normalisation
 from common.devices import check_fits
 from common.lessons import lesson
-from common.plotting import (check_figure_writable, draw_curves, draw_weight_pictures, interactive, plot_decision_boundary,
-                             plot_regularisers, plot_weights, plt, save_figure, show_or_close)
+from common.plotting import (check_figure_writable, draw_curves, draw_weight_pictures, interactive,
+                             plot_decision_boundary, plot_regularisers, plot_weights, plt, save_figure, show_or_close)
 from common.records import atomic_write, kept_epoch, read_record
 
 _04 = lesson("04_neural_network_training")  # the networks this lesson watches train, and their loop's pieces

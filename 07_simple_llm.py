@@ -105,8 +105,8 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` random windows of the text; each target is its input shifted one token on.
 
-    Every position t of a window is a training example: from tokens 0..t,
-    predict token t+1. So one window of length T teaches T predictions.
+    Every position t of a window is a training example (from tokens 0..t, predict token t+1), so one
+    window of length T teaches T predictions.
     """
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
     offsets = torch.arange(block_size)
@@ -116,10 +116,8 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
 
 
 def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``ids`` cut into consecutive, non-overlapping windows: a deterministic evaluation set.
-
-    With ``max_windows``, only that many of them, evenly spread over the text.
-    """
+    """``ids`` cut into consecutive, non-overlapping windows: a fixed evaluation set (or ``max_windows`` of
+    them, evenly spread over the text)."""
     n = (len(ids) - 1) // block_size
     x = ids[: n * block_size].view(n, block_size)
     y = ids[1 : n * block_size + 1].view(n, block_size)

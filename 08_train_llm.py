@@ -55,14 +55,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (bpe_vocab_size, check_memory, checkpoint_path, dropout_rate, given, lesson_parser,
+from common.cli import (bpe_vocab_size, checkpoint_path, dropout_rate, given, lesson_parser,
                         non_negative_float, positive_float, positive_int, run, seed_everything)
 from common.checkpoints import previous_best, save_gpt
-from common.devices import check_fits, pick_device, use_cpu_cores
+from common.devices import check_fits, check_step_fits, pick_device, pick_dtype, use_cpu_cores
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_bits_per_char, save_figure, show_or_close
 from common.records import write_record
-from common.text import SHAKESPEARE, read_text, split_text, token_text
+from common.text import SHAKESPEARE, merges_text, read_text, split_text, token_text
 
 _07 = lesson("07_simple_llm")  # the GPT this lesson trains, its writing loop, its batches and its score
 GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
@@ -229,10 +229,6 @@ def characters_per_token(tokenizer: Tokenizer) -> torch.Tensor:
     return torch.tensor([sum(byte & 0xC0 != 0x80 for byte in tokenizer.token_bytes(i)) for i in range(len(tokenizer))])
 
 
-def merges_text(bpe: BPETokenizer, merges: list[tuple[int, int]]) -> str:
-    return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
-
-
 def show_bpe(train_text: str, val_text: str, vocab_size: int) -> BPETokenizer:
     """Learn BPE on the training text, show what it learned and how much it compresses, and return it."""
     start = time.perf_counter()
@@ -267,7 +263,7 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimiz
                grad_clip: float, precision: Precision) -> float:
     """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss.
 
-    ``precision`` is float32 on a CPU, where its two lines do nothing; on a GPU see "Mixed precision" above.
+    ``precision`` is float32 on a CPU, where its lines do nothing; on a GPU see ``Precision``, below.
     """
     model.train()  # dropout on: evaluating and sampling switch the model to eval mode in between
     optimizer.zero_grad(set_to_none=True)
@@ -349,9 +345,14 @@ class Team:
     """The processes that train one model: a team of one when started plainly, N under torchrun.
 
     torchrun starts N copies of this script and tells each its RANK (0..N-1) and the WORLD_SIZE N.
-    Each holds a replica of the model; DistributedDataParallel averages the gradients of all of them
-    (an all-reduce) during backward(), so every replica takes the same step. Only the leader, rank 0,
-    evaluates, prints, samples and writes files: one process owns every output.
+    Each holds a replica of the model. Every step all of them draw the same global batch of N*B windows
+    (the same seed) and each trains on its own B. The loss is a mean over the batch, so the global batch's
+    gradient is the mean of the N shares' gradients: DistributedDataParallel computes exactly that during
+    backward(), with an all-reduce (each process sends its gradients and receives the average). So every
+    replica takes the same step, as one process would with a batch N times larger (the tests check it).
+    A larger batch usually bears a larger learning rate, checked on validation; the defaults here are
+    tuned for one process. Only the leader, rank 0, evaluates, prints, samples and writes files. On CPUs
+    the processes talk through the gloo backend, on GPUs through NCCL.
     """
 
     def __init__(self, device: torch.device):
@@ -396,16 +397,6 @@ class Team:
     def close(self) -> None:
         if self.size > 1:
             dist.destroy_process_group()
-
-
-def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """auto: bfloat16 on a GPU that supports it, else float32. float16 needs CUDA, where its GradScaler runs."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    if name == "float16" and device.type != "cuda":
-        raise UserError(f"--dtype float16 needs a CUDA GPU, and this run is on {device.type}: "
-                        "use float32 or bfloat16")
-    return getattr(torch, name)
 
 
 class Precision:
@@ -494,11 +485,7 @@ def main() -> None:
                         f"of {args.block_size}; give a longer text or a smaller --block-size")
     config = GPTConfig(len(tokenizer), args.block_size, args.n_layer, args.n_head, args.n_embd, args.dropout)
     check_fits(partial(GPT, config), "this GPT")
-    # And one step's activations, before get_batch makes the batch: for each of its batch x block tokens about
-    # 20 numbers of width n_embd per block are kept for the backward pass, and three per logit.
-    per_token = 4 * (20 * args.n_embd * args.n_layer + 3 * len(tokenizer)) + 16
-    check_memory(args.batch_size * args.block_size * per_token,
-                 f"--batch-size {args.batch_size} x --block-size {args.block_size}: one training step needs")
+    check_step_fits(config, args.batch_size)  # and one step's activations, before get_batch makes the batch
     model = GPT(config).to(device)
     print(f"{args.text.name}: {len(text):,} characters; {len(train_text):,} to train on, {len(val_text):,} to "
           f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "

@@ -42,3 +42,21 @@ def pick_device(name: str) -> torch.device:
     if not available[name]:
         raise UserError(f"--device {name}: not available on this machine (try --device cpu)")
     return torch.device(name)
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """auto: bfloat16 on a GPU that supports it, else float32. float16 needs CUDA, where its GradScaler runs."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    if name == "float16" and device.type != "cuda":
+        raise UserError(f"--dtype float16 needs a CUDA GPU, and this run is on {device.type}: "
+                        "use float32 or bfloat16")
+    return getattr(torch, name)
+
+
+def check_step_fits(config, batch_size: int) -> None:
+    """Before lesson 08 makes a batch: one training step's activations. For each of its batch x block tokens
+    about 20 numbers of width n_embd per block are kept for the backward pass, and three per logit."""
+    per_token = 4 * (20 * config.n_embd * config.n_layer + 3 * config.vocab_size) + 16
+    check_memory(batch_size * config.block_size * per_token,
+                 f"--batch-size {batch_size} x --block-size {config.block_size}: one training step needs")

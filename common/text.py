@@ -50,3 +50,8 @@ def token_text(tokenizer, i: int) -> str:
 def checksum(tokenizer) -> str:
     """A short fingerprint of the vocabulary: two models agree on ids only if this agrees."""
     return hashlib.sha256(b"\0".join(tokenizer.token_bytes(i) for i in range(len(tokenizer)))).hexdigest()[:16]
+
+
+def merges_text(bpe, merges: list[tuple[int, int]]) -> str:
+    """BPE merges as text for people to read: 'e'+' ', 't'+'h', ..."""
+    return ", ".join(f"{token_text(bpe, a)!r}+{token_text(bpe, b)!r}" for a, b in merges)
