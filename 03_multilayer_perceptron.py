@@ -390,7 +390,7 @@ def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: i
 
     Big steps while far from a minimum, small ones to settle into it. This lesson and 04 use no warm-up
     (``warmup=0``); 07 and 08 let the rate climb in a straight line for their first steps, because Adam's
-    running averages start from nothing and its first steps are badly scaled (lesson 08 says more).
+    running averages start from nothing and its first steps are badly scaled.
     """
     if step < warmup:
         return max_lr * (step + 1) / warmup

@@ -16,7 +16,7 @@ one before it (the run says which did not), and lesson 08 trains the GPT properl
 
 1. Bigram: a table of next-character scores given only the current character. No context: the baseline.
 2. One self-attention head: position t takes an average of the values v_s of the positions s <= t,
-   weighted by how well its query q_t matches their keys k_s (each class below says more):
+   weighted by how well its query q_t matches their keys k_s (the code below says more):
        scores = Q K^T / sqrt(d)        (T x T; d = head size)
        scores[t, s] = -inf  for s > t  (the causal mask: no looking ahead)
        weights = softmax(scores, along s),   out = weights V
@@ -61,6 +61,7 @@ ODD = "Café 🙂"  # characters outside Shakespeare's alphabet
 
 
 # ----------------------------------------------------------------------------- tokens, batches and the score
+# Shapes in the comments: B batch (windows), T time (positions), C channels (n_embd), nh heads, hs head size C / nh.
 
 
 class CharTokenizer:
@@ -238,8 +239,7 @@ class LanguageModel(nn.Module):
 
 
 # ----------------------------------------------------------------------------- the GPT: rungs 5 and 6
-# One screen per piece, as nanoGPT's model.py. Shapes: B batch, T time (positions), C channels (n_embd),
-# nh heads, hs head size = C / nh.
+# One screen per piece, as nanoGPT's model.py (Andrej Karpathy's small GPT, which this one follows).
 
 
 @dataclass
@@ -338,6 +338,15 @@ class Block(nn.Module):
         return x + self.ffwd(self.ln2(x))
 
 
+def init_weights(module: nn.Module) -> None:
+    # Small normal weights (std 0.02) as GPT-2 does: a fresh model predicts nearly uniform
+    # probabilities, so its first loss is about ln(vocab_size).
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
 class GPT(nn.Module):
     """Rung 6: embeddings, n_layer blocks, a last LayerNorm, and the read-out to logits (lm_head)."""
 
@@ -367,22 +376,13 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def init_weights(module: nn.Module) -> None:
-    # Small normal weights (std 0.02) as GPT-2 does: a fresh model predicts nearly uniform
-    # probabilities, so its first loss is about ln(vocab_size).
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
-    if isinstance(module, nn.Linear) and module.bias is not None:
-        nn.init.zeros_(module.bias)
-
-
 @torch.no_grad()
 def sample(model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> list[int]:
-    """Write: run the model on the newest block_size tokens, draw the next from softmax(logits / T), repeat.
+    """Write: run the model on the newest block_size tokens, draw the next from softmax(logits / temperature).
 
-    Each new token runs the whole window through the network again; lesson 09 keeps what it can of
-    that work (a KV cache) and adds more ways to draw.
+    A temperature below 1 sharpens the probabilities, above 1 flattens them. Each new token runs the whole
+    window through the network again; lesson 09 keeps what it can of that work (a KV cache), and shows more.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -403,7 +403,7 @@ def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
         ("+ one attention head", LanguageModel(config, Head(config, C))),
         (f"{config.n_head} heads", LanguageModel(config, MultiHead(config))),
         ("+ feed-forward", LanguageModel(config, nn.Sequential(MultiHead(config), FeedForward(config)))),
-        ("+ residual, LayerNorm", GPT(replace(config, n_layer=1))),  # one Block, below
+        ("+ residual, LayerNorm", GPT(replace(config, n_layer=1))),  # one Block
         (f"GPT, {config.n_layer} blocks", GPT(config)),
     ]
     for _, model in rungs:

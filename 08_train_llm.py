@@ -1,13 +1,10 @@
 """Lesson 08 - train the transformer of lesson 07 properly, on Shakespeare: on a CPU, a GPU, or many.
 
-The question: what does a real training run do that lesson 07's short ladder did not? The habits every
-large language model is trained with, each with its reason:
+The question: what turns lesson 07's short ladder into a real training run? 07's recipe stays - random
+windows as mini-batches (``get_batch``), AdamW with weight decay on the weight matrices only (lessons 03
+and 04), lesson 03's ``learning_rate`` with its warm-up - run thousands of steps instead of hundreds,
+with the habits every large language model is trained with, each with its reason:
 
-* **Random windows as mini-batches** (lesson 07's ``get_batch``): B windows of T tokens from anywhere
-  in the training text; every position is one example, so a batch holds B*T predictions.
-* **AdamW** with decoupled weight decay on the weight matrices only (lessons 03 and 04).
-* **Warm-up, then cosine decay** (lesson 03's ``learning_rate``): the rate climbs in a straight line for
-  the first steps, because Adam's running averages start from nothing, then falls along a cosine.
 * **Gradient clipping.** If the gradient's length ||g|| exceeds c, it is scaled to c * g / ||g||:
   one unlucky batch cannot throw the weights far away.
 * **Honest evaluation, in bits per character** (lesson 07's ``evaluate``): the whole validation split,
@@ -263,7 +260,7 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimiz
                grad_clip: float, precision: Precision) -> float:
     """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss.
 
-    ``precision`` is float32 on a CPU, where its lines do nothing; on a GPU see ``Precision``, below.
+    ``precision`` is float32 unless --dtype says otherwise, and then its lines do nothing; see ``Precision``, below.
     """
     model.train()  # dropout on: evaluating and sampling switch the model to eval mode in between
     optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ step, and 08 then runs with as many steps as fit the budget, so each cosine sche
 probe can be off by a tenth on shared cores: when the BPE run's training time ends more than 5% away
 from the character run's, it runs once more with its steps scaled by the ratio of the two times.
 The BPE vocabulary is chosen first, on validation, with shorter runs of the same kind (--select-seconds
-each). Scores are bits per character over the whole validation split (lesson 08's evaluate), so the
+each). Scores are bits per character over the whole validation split (lesson 07's evaluate), so the
 two kinds of token compare directly; nats per token and characters per token are shown beside them.
 
     python benchmarks/tokenizers.py                                     (about 40 minutes on 2 CPU cores)

@@ -1,4 +1,4 @@
-"""Lesson 08: reading a text, batches, checkpoints that round-trip and refuse, training runs, and torchrun."""
+"""Lesson 08: reading a text, lesson 07's batches, checkpoints that round-trip and refuse, training runs, and torchrun."""
 
 from __future__ import annotations
 
