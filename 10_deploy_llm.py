@@ -23,10 +23,9 @@ send. What makes this a real server rather than a demo:
   with 413 before it is read.
 * **The model loads once**, at start-up, safely (weights_only); a missing,
   unsafe or broken checkpoint stops the server before it listens, with one line.
-* **Generation never blocks the event loop.** The server answers every client
-  from one event loop; a forward pass run there would freeze /health and
-  every other client until it finished. So generation runs in a worker thread,
-  and the loop only passes its text on.
+* **Generation never blocks the event loop.** The server answers every client from one event loop;
+  a forward pass run there would freeze /health and every other client until it finished. So
+  generation runs in a worker thread, and the loop only passes its text on.
 * **One generation at a time, and a bounded waiting line.** The worker pool
   has one thread, so two generations never fight over the CPU cores. At most
   --max-waiting requests wait behind it; one more gets 503 with a Retry-After

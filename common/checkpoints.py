@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -105,16 +106,24 @@ def check_checkpoint(checkpoint: dict) -> None:
         raise ValueError("its weights are not all finite numbers")
 
 
-def previous_model(path: Path, dataset: str, overwrite: bool) -> dict | None:
-    """The validation figures of the 04 checkpoint ``path`` holds now, if any; anything not 04's is refused,
-    and so is a model of another data set unless ``overwrite``."""
-    check_replaceable(path, "04")
+def replaceable(path: Path, lesson: str, load: Callable[[Path], dict]) -> dict | None:
+    """The checkpoint at ``path`` that ``lesson`` is about to replace, loaded with ``load``, or None if there is
+    none. Anything that is not that lesson's (or a corrupt file) is refused in one line, before any training."""
+    check_replaceable(path, lesson)
     if not path.exists():
         return None
     try:
-        old = load_checkpoint(path)
+        return load(path)
     except CheckpointError as error:
         raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
+
+
+def previous_model(path: Path, dataset: str, overwrite: bool) -> dict | None:
+    """The validation figures of the 04 checkpoint ``path`` holds now, if any; anything not 04's is refused,
+    and so is a model of another data set unless ``overwrite``."""
+    old = replaceable(path, "04", load_checkpoint)
+    if old is None:
+        return None
     if old["dataset"] != dataset:  # its scores do not compare with this run's
         if not overwrite:
             raise UserError(f"{path} holds a model of {old['dataset']}, not {dataset}; refusing to replace it "
@@ -132,19 +141,12 @@ def save_gpt(path: Path, model, tokenizer, **extra) -> None:
 
 
 def previous_best(path: Path, text_sha: str) -> float:
-    """The validation bits per character of an earlier checkpoint of this lesson at ``path`` for the same text,
-    or infinity.
-
-    Anything else at ``path`` or beside it (another text's model, lesson 04's checkpoint, a corrupt file) is
-    not ours to replace: refused in one line, before any training.
+    """The validation bits per character of an earlier checkpoint of lesson 08 at ``path`` for the same text,
+    or infinity. Another text's model, or anything that is not 08's, is refused (``replaceable``).
     """
-    check_replaceable(path, "08")
-    if not path.exists():
+    old = replaceable(path, "08", lambda p: safe_torch_load(p, GPT_FORMAT, "08_train_llm.py"))
+    if old is None:
         return math.inf
-    try:
-        old = safe_torch_load(path, GPT_FORMAT, "08_train_llm.py")
-    except CheckpointError as error:
-        raise UserError(f"{error}; refusing to replace it (choose another --out)") from None
     if old.get("text_sha256") != text_sha:
         raise UserError(f"{path} holds a model of another text ({old.get('text')}); refusing to replace it "
                         "(choose another --out)")
