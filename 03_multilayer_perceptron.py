@@ -29,11 +29,10 @@ and keeps its own parameters' gradients on the way:
 at output j, summed over the batch.) A numerical gradient check - (L(p + h) - L(p - h)) / 2h for every
 parameter p - confirms the hand-written backward pass; trust it only once that agrees.
 
-PART 2 - TRAINING (sections 2-5: three problems a straight line cannot solve, then real data, fast).
-The recipe every later lesson keeps, each piece explained beside its code: three splits
-(``train_on_dataset``), mini-batches as noisy gradients (``train_epoch``), He initialisation (``MLP``),
-Adam and weight decay (``Adam``), a cosine schedule (``learning_rate``), random shifts (``random_shift``),
-and train and validation loss measured alike (``fit``).
+PART 2 - TRAINING (sections 2-5: three problems a straight line cannot solve, then real data). The recipe
+every later lesson keeps, each piece explained beside its code: three splits (``train_on_dataset``),
+mini-batches (``train_epoch``), He initialisation (``MLP``), Adam and weight decay (``Adam``), a cosine
+schedule (``learning_rate``), random shifts (``random_shift``), train and validation loss measured alike (``fit``).
 
 Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
          python 03_multilayer_perceptron.py --dataset mnist --data-dir data/mnist
@@ -46,7 +45,6 @@ import argparse
 import math
 import time
 from functools import partial
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -57,8 +55,8 @@ from common.activations import ACTIVATIONS, log_softmax, softmax
 from common.cli import (add_mnist_arguments, check_memory, given, lesson_parser, non_negative_float, non_negative_int,
                         positive_float, positive_int, run, seed_everything)
 from common.data import Dataset, load_dataset, load_moons, logic_gate, noisy_sine, normalisation
-from common.plotting import (check_figure_writable, compare_with_other_runs, plot_decision_boundary, plot_history, plt,
-                             save_figure, show_or_close)
+from common.plotting import (check_figure_writable, compare_with_other_runs, plot_decision_boundary, plot_history,
+                             plot_regression, plt, save_figure, show_or_close)
 from common.records import check_replaceable, save_npz
 
 # The defaults of part 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
@@ -74,8 +72,7 @@ MNIST = dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, augment=1)
 class Dense:
     """A fully connected layer: z = x W + b, for a whole mini-batch x of shape (N, n_in).
 
-    The batch is one matrix: one product per layer instead of a Python loop over samples, which NumPy
-    hands to an optimised library (BLAS); float32 halves the memory traffic of float64.
+    One matrix product per layer instead of a Python loop over samples: NumPy hands it to an optimised library.
     """
 
     def __init__(self, n_in: int, n_out: int, std: float, rng: np.random.Generator, dtype=np.float32,
@@ -96,16 +93,12 @@ class Dense:
         self.db = grad_z.sum(axis=0)
         return grad_z @ self.W.T if self.input_grad else None
 
-    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(self.W, self.dW), (self.b, self.db)]
-
 
 class Activation:
     """a = f(z) elementwise; backward multiplies by f'(z)."""
 
     def __init__(self, name: str):
-        self.name = name
-        self.f, self.df = ACTIVATIONS[name]
+        self.name, (self.f, self.df) = name, ACTIVATIONS[name]
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         self.z = z
@@ -113,9 +106,6 @@ class Activation:
 
     def backward(self, grad_a: np.ndarray) -> np.ndarray:
         return grad_a * self.df(self.z)
-
-    def parameters(self) -> list:
-        return []
 
 
 def softmax_cross_entropy(logits: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -143,15 +133,12 @@ LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
 
 
 class MLP:
-    """Dense -> Activation -> ... -> Dense, with an optional sigmoid on the output.
+    """Dense -> Activation -> ... -> Dense. With cross-entropy the last Dense outputs raw scores (logits) and the
+    softmax lives in the loss; with MSE on classes (the classic set-up) a sigmoid squashes each output into (0, 1).
 
-    With softmax cross-entropy the last Dense outputs raw scores (logits): the
-    softmax lives in the loss. With MSE on classes - the classic set-up - a
-    sigmoid squashes each output into (0, 1) to be compared with the one-hot target.
-
-    The weights start random, with a spread that keeps the signal from exploding or dying as it goes
-    deeper: He initialisation, std sqrt(2 / fan_in) for ReLU, LeCun's sqrt(1 / fan_in) for sigmoid and
-    tanh, where fan_in is the number of inputs each neuron of the layer adds up.
+    The weights start random, with a spread that keeps the signal from exploding or dying as it goes deeper:
+    He initialisation, std sqrt(2 / fan_in) for ReLU, LeCun's sqrt(1 / fan_in) for sigmoid and tanh, where
+    fan_in is the number of inputs each neuron of the layer adds up.
     """
 
     def __init__(self, sizes: list[int], activation: str, rng: np.random.Generator,
@@ -177,7 +164,8 @@ class MLP:
 
     def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(parameter, gradient) pairs, valid after a backward pass."""
-        return [pair for layer in self.layers for pair in layer.parameters()]
+        return [pair for layer in self.layers if isinstance(layer, Dense)
+                for pair in ((layer.W, layer.dW), (layer.b, layer.db))]
 
     def arrays(self) -> list[np.ndarray]:
         """Every parameter array, W and b of each layer (what the optimizer keeps state for)."""
@@ -200,9 +188,7 @@ def loss_and_gradients(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray) -> flo
 
 def gradient_check(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> float:
     """Largest relative error between backprop's gradients and centred differences, over all parameters.
-
-    Needs float64: in float32 the difference L(p + h) - L(p - h) drowns in rounding.
-    """
+    Needs float64: in float32 the difference L(p + h) - L(p - h) drowns in rounding."""
     loss_and_gradients(model, loss_fn, X, Y)
     analytic = [grad.copy() for _, grad in model.parameters()]
     worst = 0.0
@@ -222,7 +208,6 @@ def gradient_check(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, h: float =
     return worst
 
 
-KINKED = ("relu", "leaky_relu")  # their slope jumps at z = 0
 KINK_MARGIN = 1e-3  # 100 times the nudge h: no ReLU input of the check may lie closer to its kink than this
 
 
@@ -230,18 +215,17 @@ def kink_margin(model: MLP, X: np.ndarray) -> float:
     """The smallest |z| entering a ReLU-type activation on X: how far the check's point is from a kink."""
     model.forward(X)
     return min((float(np.abs(layer.z).min()) for layer in model.layers
-                if isinstance(layer, Activation) and layer.name in KINKED), default=math.inf)
+                if isinstance(layer, Activation) and layer.name in ("relu", "leaky_relu")), default=math.inf)
 
 
 def network_to_check(sizes: list[int], activation: str, loss: str, X: np.ndarray, rng: np.random.Generator) -> MLP:
     """A float64 network for the gradient check, at a point where every derivative exists.
 
-    ReLU's slope jumps from 0 to 1 at z = 0. If a unit's input z lies within a nudge of 0,
-    (L(p + h) - L(p - h)) / 2h straddles that corner and measures the average of the two
-    slopes, while backward() uses one of them: the check fails although backward() is right.
-    Biases start at 0, so a sample that switches off a whole layer puts the next layer's
-    inputs exactly on the kink. So the check starts from small random biases, drawn again
-    (rarely needed) until every ReLU input is at least KINK_MARGIN away from 0.
+    ReLU's slope jumps from 0 to 1 at z = 0. If an input z lies within a nudge of 0, (L(p + h) - L(p - h)) / 2h
+    straddles that corner and measures the average of the two slopes, while backward() uses one of them: the
+    check fails although backward() is right. Zero biases put inputs exactly on the kink whenever a layer is
+    switched off, so the check draws small random biases (again, rarely needed) until every ReLU input is at
+    least KINK_MARGIN away from 0.
     """
     model = MLP(sizes, activation, rng, output_sigmoid=loss == "mse", dtype=np.float64)
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
@@ -271,10 +255,10 @@ def run_gradient_checks(rng: np.random.Generator) -> dict[str, float]:
 
 
 # ============================================================================= PART 2: training, fast
-# The recipe (optimizers, a schedule, weight decay, augmentation) and the training loop; then sections 2-4
+# The recipe (an optimizer, a schedule, weight decay, augmentation) and the training loop; then sections 2-4
 # of a run, small problems a straight line cannot solve, and section 5, real data.
 
-# ----------------------------------------------------------------------------- optimizers and the loop
+# ----------------------------------------------------------------------------- the optimizer and the loop
 
 
 class Adam:
@@ -289,21 +273,20 @@ class Adam:
         p     = p - lr wd p                decoupled weight decay (weights only, not biases)
         p     = p - lr m_hat / (sqrt(v_hat) + eps)
 
-    Each weight's step is its averaged gradient divided by that gradient's
-    typical size, so weights with small gradients still move.
+    Each weight's step is its averaged gradient divided by that gradient's typical size, so weights with small
+    gradients still move.
 
-    Weight decay keeps weights small, and two things share the name. An L2 penalty adds lambda * sum w^2
-    to the loss, so each weight's gradient gains 2 lambda w (an L1 penalty, lambda * sum |w|, adds
-    lambda * sign(w)). Decoupled weight decay shrinks each weight directly, beside the step (the line
-    p - lr wd p above). With plain gradient descent the two are the same (wd = 2 lambda); with Adam they
-    are not: the penalty's gradient would be divided by sqrt(v_hat) like every other gradient, so a weight
-    with large gradients would barely be pulled in. AdamW (Loshchilov & Hutter) decouples the decay, as
-    here; --optimizer sgd adds the L2 gradient wd * w before its momentum step.
+    Weight decay keeps weights small, and two things share the name. An L2 penalty adds lambda * sum w^2 to the
+    loss, so each weight's gradient gains 2 lambda w (an L1 penalty, lambda * sum |w|, adds lambda * sign(w)).
+    Decoupled weight decay shrinks each weight directly, beside the step (p - lr wd p above). With plain
+    gradient descent the two are the same (wd = 2 lambda); with Adam the penalty's gradient would be divided by
+    sqrt(v_hat) like every other, so a weight with large gradients would barely be pulled in. AdamW (Loshchilov
+    & Hutter) decouples the decay, as here; lesson 05 trains with the L1 and L2 penalties to compare.
     """
 
-    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
+    def __init__(self, params: list[np.ndarray], weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.weight_decay, self.betas, self.eps, self.t = weight_decay, betas, eps, 0
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
 
@@ -318,20 +301,6 @@ class Adam:
             if p.ndim > 1:
                 p -= lr * self.weight_decay * p
             p -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-class SGD:
-    """Gradient descent with momentum: a velocity that accumulates past gradients."""
-
-    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
-        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
-        self.velocity = [np.zeros_like(p) for p in params]
-
-    def step(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
-        for (p, g), vel in zip(pairs, self.velocity):
-            vel *= self.momentum
-            vel -= lr * (g + self.weight_decay * p if p.ndim > 1 else g)
-            p += vel
 
 
 def evaluate(model: MLP, loss_fn, X: np.ndarray, Y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
@@ -366,9 +335,8 @@ def train_epoch(model: MLP, loss_fn, optimizer, X: np.ndarray, Y: np.ndarray, ba
                 augment=None) -> int:
     """One pass (an epoch) over the shuffled training set, one step per mini-batch; returns the step count.
 
-    The gradient over a mini-batch of, say, 32 examples is a noisy estimate of the gradient over the whole
-    training set (its average is the true gradient; its noise shrinks like 1/sqrt(batch)). Small batches
-    give many cheap, noisy steps per epoch; large ones few, accurate, expensive ones.
+    The gradient over a mini-batch of, say, 32 examples is a noisy estimate of the whole training set's (right on
+    average; its noise shrinks like 1/sqrt(batch)): small batches give many cheap, noisy steps, large ones few.
     """
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
@@ -388,9 +356,8 @@ def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: i
 
         lr(t) = min_lr + (max_lr - min_lr) * (1 + cos(pi * progress)) / 2,   progress = (t - warmup) / (total - warmup)
 
-    Big steps while far from a minimum, small ones to settle into it. This lesson and 04 use no warm-up
-    (``warmup=0``); 07 and 08 let the rate climb in a straight line for their first steps, because Adam's
-    running averages start from nothing and its first steps are badly scaled.
+    Big steps while far from a minimum, small ones to settle into it. 03 and 04 use no warm-up; 07 and 08 let the
+    rate climb in a straight line first, because Adam's running averages start from nothing.
     """
     if step < warmup:
         return max_lr * (step + 1) / warmup
@@ -399,20 +366,17 @@ def learning_rate(step: int, max_lr: float, min_lr: float, warmup: int, total: i
 
 
 def fit(model: MLP, loss_fn, X_train, Y_train, X_val, Y_val, *, epochs: int, batch_size: int, lr: float,
-        optimizer: str, weight_decay: float, rng: np.random.Generator, verbose: bool, augment=None) -> list[dict]:
+        rng: np.random.Generator, weight_decay: float = 0.0, verbose: bool = False, augment=None) -> list[dict]:
     """Train for ``epochs`` epochs; return the per-epoch history (train/val loss, val accuracy, seconds).
 
-    The training loss is measured like the validation loss, after the epoch, with the weights as they then
-    are, on as many training examples; the running average over the epoch's batches, on the progress bar,
-    would mix in the worse early weights.
+    The training loss is measured like the validation loss: after the epoch, with the weights as they then are, on
+    as many examples; the running average over the epoch's batches (the bar's) would mix in worse early weights.
     """
-    opt = (Adam if optimizer == "adam" else SGD)(model.arrays(), lr, weight_decay)
+    opt = Adam(model.arrays(), weight_decay)
     total_steps = epochs * -(-len(X_train) // batch_size)  # ceil: a last, smaller batch is a step too
-    # The cosine schedule (learning_rate, above): no warm-up here, down to 0 at the last step.
-    lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)
-    step = 0
+    lr_at = partial(learning_rate, max_lr=lr, min_lr=0.0, warmup=0, total=total_steps)  # the cosine, down to 0
     X_check, Y_check = X_train[:len(X_val)], Y_train[:len(X_val)]
-    history, start = [], time.perf_counter()
+    step, history, start = 0, [], time.perf_counter()
     # Bars appear only for work that lasts: after 1 s (delay), so quick runs stay quiet.
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=verbose, delay=1):
         bar = tqdm(total=len(X_train), desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
@@ -441,8 +405,7 @@ def solve_xor(rng: np.random.Generator, ax: plt.Axes) -> int:
     y = y.astype(int)
     model = MLP([2, 4, 2], "tanh", rng, dtype=np.float64)
     Y = one_hot(y, 2, np.float64)
-    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, optimizer="adam",
-        weight_decay=0.0, rng=rng, verbose=False)
+    fit(model, softmax_cross_entropy, X, Y, X, Y, epochs=300, batch_size=4, lr=0.05, rng=rng)
     p = model.predict_proba(X)[:, 1]
     correct = int(((p > 0.5) == y).sum())
     for (x1, x2), target, prob in zip(X.astype(int), y, p):
@@ -457,18 +420,13 @@ def fit_sine(rng: np.random.Generator, ax: plt.Axes) -> float:
     print("\n3. Regression: a network is a function. Fit y = sin(x) + noise with MSE: network 1-32-32-1, tanh")
     X, y = noisy_sine(200, 0.1, seed=int(rng.integers(1 << 31)))
     model = MLP([1, 32, 32, 1], "tanh", rng, dtype=np.float64)
-    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, optimizer="adam",
-                  weight_decay=0.0, rng=rng, verbose=False)
+    history = fit(model, mean_squared_error, X, y, X, y, epochs=400, batch_size=32, lr=0.01, rng=rng)
     grid = np.linspace(-np.pi, np.pi, 300)[:, None]
     fitted = model.forward(grid)
     rms_to_truth = float(np.sqrt(np.mean((fitted - np.sin(grid)) ** 2)))
     print(f"   final training MSE {2 * history[-1]['train_loss']:.4f} (the noise alone gives 0.1^2 = 0.0100); "
           f"RMS distance to the true sin(x): {rms_to_truth:.3f}")
-    ax.scatter(X, y, s=10, color="0.5", label="noisy data")
-    ax.plot(grid, np.sin(grid), "k--", lw=1, label="true sin(x)")
-    ax.plot(grid, fitted, color="C3", lw=2, label="network")
-    ax.set(title="Regression: the network's function", xlabel="x", ylabel="y")
-    ax.legend(fontsize=8)
+    plot_regression(ax, X, y, grid, {"true sin(x)": np.sin(grid), "network": fitted})
     return rms_to_truth
 
 
@@ -478,7 +436,7 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
     model = MLP([2, 16, 16, 2], "relu", rng, dtype=np.float64)
     Y = lambda y: one_hot(y, 2, np.float64)  # noqa: E731
     fit(model, softmax_cross_entropy, data.X_train, Y(data.y_train), data.X_val, Y(data.y_val), epochs=200,
-        batch_size=32, lr=0.01, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
+        batch_size=32, lr=0.01, rng=rng)
     _, accuracy = evaluate(model, softmax_cross_entropy, data.X_test, Y(data.y_test))
     print(f"   test accuracy {accuracy:.1%} on {len(data.X_test)} points the network never saw")
     plot_decision_boundary(ax, lambda g: model.predict_proba(g)[:, 1], data.X_test, data.y_test,
@@ -489,7 +447,7 @@ def classify_moons(rng: np.random.Generator, seed: int, ax: plt.Axes) -> float:
 # ----------------------------------------------------------------------------- real data
 
 
-def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss: str, optimizer: str, epochs: int,
+def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss: str, epochs: int,
                      batch_size: int, lr: float, weight_decay: float, augment: int, seed: int,
                      rng: np.random.Generator) -> tuple[MLP, dict]:
     """Train on a real data set and score it, the way every later lesson does.
@@ -501,62 +459,51 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
     mean, std = normalisation(data.X_train)
     data.standardise(mean, std)
     X_train, X_val, X_test = data.X_train, data.X_val, data.X_test
-    # One-hot targets: row n has a 1 in column y_n, to line up with the network's n_classes outputs.
     Y_train, Y_val, Y_test = (one_hot(y, data.n_classes) for y in (data.y_train, data.y_val, data.y_test))
     sizes = [data.n_features, *hidden, data.n_classes]
     loss_fn = LOSSES[loss]
     model = MLP(sizes, activation, rng, output_sigmoid=loss == "mse")
-    decay = "decoupled weight decay" if optimizer == "adam" else "L2 gradient"
-    print(f"   network {'-'.join(map(str, sizes))}, {activation}, {loss}; {optimizer}, lr {lr} (cosine to 0), "
-          f"batch {batch_size}, {decay} {weight_decay}, {epochs} epochs, "
+    print(f"   network {'-'.join(map(str, sizes))}, {activation}, {loss}; Adam, lr {lr} (cosine to 0), "
+          f"batch {batch_size}, decoupled weight decay {weight_decay}, {epochs} epochs, "
           f"{f'random shifts of up to {augment} px' if augment else 'no augmentation'};\n"
           f"   inputs standardised with mean {mean:.3f}, std {std:.3f} (training split)")
-    shift = None
-    if augment:  # shift in standardised units: an empty pixel is (0 - mean) / std
-        shift = lambda batch: random_shift(batch, data.image_shape, augment, rng, -mean / std)  # noqa: E731
+    # In standardised units an empty pixel is (0 - mean) / std.
+    shift = augment and partial(random_shift, shape=data.image_shape, max_shift=augment, rng=rng, fill=-mean / std)
     history = fit(model, loss_fn, X_train, Y_train, X_val, Y_val, epochs=epochs, batch_size=batch_size, lr=lr,
-                  optimizer=optimizer, weight_decay=weight_decay, rng=rng, verbose=True, augment=shift)
+                  weight_decay=weight_decay, rng=rng, verbose=True, augment=shift)
     weight_norm = float(np.sqrt(sum(float((W * W).sum()) for W in model.arrays()[::2])))
     _, test_accuracy = evaluate(model, loss_fn, X_test, Y_test)
     seconds = history[-1]["seconds"]
-    pull = f"weight decay {weight_decay} pulls it down" if weight_decay else "no weight decay"
-    print(f"   final weights' norm ||W|| = {weight_norm:.2f} (all layers; {pull})")
+    print(f"   final weights' norm ||W|| = {weight_norm:.2f} (all layers; "
+          f"{f'weight decay {weight_decay} pulls it down' if weight_decay else 'no weight decay'})")
     print(f"   test accuracy {test_accuracy:.2%} on {len(X_test)} test images, scored once; training took "
           f"{seconds:.1f} s ({epochs * len(X_train) / seconds:,.0f} images/s)")
-    record = {
-        "lesson": "03", "dataset": data.name, "layer_sizes": sizes, "activation": activation, "loss": loss,
-        "hyperparameters": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-                            "weight_decay": weight_decay, "augment": augment, "seed": seed},
-        "normalisation": {"mean": mean, "std": std}, "history": history, "weight_norm": weight_norm,
-        "test_accuracy": test_accuracy,
-    }
+    record = {"lesson": "03", "dataset": data.name, "layer_sizes": sizes, "activation": activation, "loss": loss,
+              "hyperparameters": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                                  "augment": augment, "seed": seed},
+              "normalisation": {"mean": mean, "std": std}, "history": history, "weight_norm": weight_norm,
+              "test_accuracy": test_accuracy}
     return model, record
 
 
 # ------------------------------------------ plumbing: saving, figures, the command line (not the lesson)
 
 
-def record_path(dataset: str, loss: str, activation: str) -> Path:
-    return MODELS_DIR / f"03_mlp_{dataset}_{loss}_{activation}.json"
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
-                        help="real data for part 5: bundled 8x8 digits, or MNIST from --data-dir (the defaults "
-                             "shown below follow it: --dataset mnist --help shows MNIST's)")
+                        help="part 5's data: bundled 8x8 digits, or MNIST from --data-dir (--dataset mnist --help "
+                             "shows MNIST's defaults)")
     add_mnist_arguments(parser)
     parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
     parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
     parser.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax output) or mse (sigmoid outputs vs one-hot targets)")
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="update rule")
     parser.add_argument("--epochs", type=positive_int, help="passes over the training data")
     parser.add_argument("--batch-size", type=positive_int, help="mini-batch size")
     parser.add_argument("--lr", type=positive_float, help="peak learning rate")
-    parser.add_argument("--weight-decay", type=non_negative_float, default=0.1,
-                        help="weight decay: decoupled with adam, an L2 gradient with sgd")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="Adam's decoupled weight decay")
     parser.add_argument("--augment", type=non_negative_int, help="shift each training batch by up to this many pixels")
     parser.set_defaults(**(MNIST if given("--dataset", argv) == "mnist" else DIGITS))  # any flag overrides
     return parser.parse_args(argv)
@@ -566,15 +513,15 @@ def main() -> None:
     args = parse_args()
     rng = seed_everything(args.seed)
     np.seterr(over="ignore", invalid="ignore")  # an overflow ends in inf/NaN, which fit() reports in one line
-    json_path = record_path(args.dataset, args.loss, args.activation)
+    run_name = f"{args.dataset}_{args.loss}_{args.activation}"
+    json_path = MODELS_DIR / f"03_mlp_{run_name}.json"
     check_replaceable(json_path.with_suffix(".npz"), "03")  # before any training: can the results be saved?
-    check_figure_writable(f"03_{args.dataset}_{args.loss}_{args.activation}_training")
+    check_figure_writable(f"03_{run_name}_training")
     data = load_dataset(args.dataset, args.seed, args.data_dir, args.download)  # a missing MNIST: say so now
     sizes = [data.n_features, *args.hidden, data.n_classes]
     parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     # float32 weights, their gradients and Adam's two moments: 16 bytes per parameter, before anything is allocated
-    check_memory(16 * parameters, f"--hidden {' '.join(map(str, args.hidden))}: {parameters:,} parameters need, "
-                                  "to train,")
+    check_memory(16 * parameters, f"--hidden {' '.join(map(str, args.hidden))}: {parameters:,} parameters need")
 
     if not args.skip_toys:
         run_gradient_checks(rng)
@@ -586,17 +533,14 @@ def main() -> None:
         fig.tight_layout()
         save_figure(fig, "03_toy_problems")
 
-    print(f"\n5. Real data: {args.dataset}")
     rng = seed_everything(args.seed)  # afresh: the same seed gives the same network with or without --skip-toys
-    print(f"   {data.describe()}")
-    model, record = train_on_dataset(
-        data, hidden=args.hidden, activation=args.activation, loss=args.loss, optimizer=args.optimizer,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        augment=args.augment, seed=args.seed, rng=rng)
-    arrays = {f"{kind}{i}": p for i, layer in enumerate(l for l in model.layers if isinstance(l, Dense))
-              for kind, p in (("W", layer.W), ("b", layer.b))}
+    print(f"\n5. Real data: {args.dataset}\n   {data.describe()}")
+    model, record = train_on_dataset(data, hidden=args.hidden, activation=args.activation, loss=args.loss,
+                                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                     weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, rng=rng)
+    arrays = {f"{'Wb'[i % 2]}{i // 2}": p for i, p in enumerate(model.arrays())}  # W0, b0, W1, b1, ...
     save_npz(json_path, arrays, record)
-    save_figure(plot_history(record), f"03_{data.name}_{args.loss}_{args.activation}_training")
+    save_figure(plot_history(record), f"03_{run_name}_training")
     compare_with_other_runs(record, json_path)
     show_or_close(args.no_show)
 

@@ -53,8 +53,9 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (add_mnist_arguments, angle_degrees, checkpoint_path, dropout_rate, given, lesson_parser,
-                        non_negative_float, positive_float, positive_int, run, seed_everything, shift_pixels)
+from common.cli import (add_device_argument, add_mnist_arguments, angle_degrees, checkpoint_path, dropout_rate, given,
+                        lesson_parser, non_negative_float, positive_float, positive_int, run, seed_everything,
+                        shift_pixels)
 from common.data import Dataset, load_dataset, normalisation
 from common.checkpoints import CHECKPOINT_FORMAT, CheckpointError, previous_model, save_checkpoint
 from common.devices import check_fits, pick_device, use_cpu_cores
@@ -438,8 +439,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--channels", type=positive_int, nargs=2, metavar=("C1", "C2"), default=[16, 32],
                         help="the CNN's filters in its two blocks")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="AdamW, or SGD with momentum")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                        help="where to train; auto picks an accelerator when there is one")
+    add_device_argument(parser)
     parser.add_argument("--out", type=checkpoint_path,
                         help="checkpoint path (default models/04_<model>_<dataset>.pt)")
     parser.add_argument("--overwrite", action="store_true",

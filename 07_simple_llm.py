@@ -38,7 +38,6 @@ import math
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -47,15 +46,17 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from common import Diverged
-from common.cli import lesson_parser, positive_float, positive_int, run, seed_everything
+from common.cli import add_gpt_arguments, lesson_parser, parse_gpt_args, positive_float, run, seed_everything
 from common.devices import check_fits
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_attention_maps, plot_ladder, save_figure, show_or_close
-from common.text import SHAKESPEARE, read_text, split_text
+from common.text import read_text, split_text
 
 learning_rate = lesson("03_multilayer_perceptron").learning_rate  # 03's cosine, here after a warm-up
 weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups  # weight matrices decay, nothing else
 
+# The ladder's defaults (any flag overrides them): every rung trains for max_iters steps at this size.
+LADDER = dict(max_iters=800, batch_size=32, block_size=64, n_layer=4, n_head=4, n_embd=64, lr=1e-2)
 EXAMPLE = "To be, or not to be"
 ODD = "Café 🙂"  # characters outside Shakespeare's alphabet
 
@@ -395,6 +396,13 @@ def sample(model: GPT, prompt: list[int], max_new_tokens: int, temperature: floa
     return tokens[len(prompt):]
 
 
+def sample_text(model: GPT, tokenizer: CharTokenizer, seed: int, n: int) -> str:
+    """``n`` characters (at most: n tokens are drawn) at temperature 0.8, always from a new line and the same
+    seed, so that samples of one model taken at different steps compare."""
+    generator = torch.Generator().manual_seed(seed)
+    return tokenizer.decode(sample(model, tokenizer.encode("\n"), n, temperature=0.8, generator=generator))[:n]
+
+
 def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
     """The six rungs, each one idea more than the last, all starting from GPT's small random weights."""
     C = config.n_embd
@@ -477,21 +485,10 @@ def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
 
 def main() -> None:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
-    parser.add_argument("--max-iters", type=positive_int, default=800,
-                        help="training steps per rung (08 counts its steps with the same flag)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
-    parser.add_argument("--block-size", type=positive_int, default=64,
-                        help="context length in characters")
-    parser.add_argument("--n-embd", type=positive_int, default=64, help="embedding width")
-    parser.add_argument("--n-head", type=positive_int, default=4, help="attention heads")
-    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks in the last rung")
-    parser.add_argument("--lr", type=positive_float, default=1e-2, help="peak AdamW learning rate")
+    add_gpt_arguments(parser, LADDER)
     parser.add_argument("--bigram-lr", type=positive_float, default=0.1,
                         help="peak learning rate of the bigram table (each row learns only where its character occurs)")
-    args = parser.parse_args()
-    if args.n_embd % args.n_head:
-        parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
+    args = parse_gpt_args(parser)
     seed_everything(args.seed)
     check_figure_writable("07_ladder")
 
@@ -534,9 +531,8 @@ def main() -> None:
         print(f"   Not every rung helped in {args.max_iters} steps: {', '.join(worse)} ended above the rung before it.")
 
     gpt = model  # the last rung
-    generator = torch.Generator().manual_seed(args.seed)
-    sample_text = tokenizer.decode(sample(gpt, tokenizer.encode("\n"), 150, temperature=0.8, generator=generator))
-    print(f"\n   The GPT after {args.max_iters} steps writes:\n   | " + sample_text.replace("\n", "\n   | "))
+    written = sample_text(gpt, tokenizer, args.seed, 150)
+    print(f"\n   The GPT after {args.max_iters} steps writes:\n   | " + written.replace("\n", "\n   | "))
     print("   Lesson 08 trains it for longer, with the habits real training runs use.")
 
     save_figure(plot_ladder(names, losses, uniform), "07_ladder")

@@ -39,11 +39,11 @@ import argparse
 import hashlib
 import math
 import os
+import shlex
 import sys
 import time
 from collections import Counter
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,26 +52,26 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (bpe_vocab_size, checkpoint_path, dropout_rate, given, lesson_parser,
-                        non_negative_float, positive_float, positive_int, run, seed_everything)
+from common.cli import (add_device_argument, add_gpt_arguments, bpe_vocab_size, checkpoint_path, dropout_rate, given,
+                        lesson_parser, non_negative_float, parse_gpt_args, positive_float, positive_int, run,
+                        seed_everything)
 from common.checkpoints import previous_best, save_gpt
 from common.devices import check_fits, check_step_fits, pick_device, pick_dtype, use_cpu_cores
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_bits_per_char, save_figure, show_or_close
 from common.records import write_record
-from common.text import SHAKESPEARE, merges_text, read_text, split_text, token_text
+from common.text import merges_text, read_text, split_text, token_text
 
 _07 = lesson("07_simple_llm")  # the GPT this lesson trains, its writing loop, its batches and its score
-GPT, GPTConfig, sample = _07.GPT, _07.GPTConfig, _07.sample
+GPT, GPTConfig, sample_text = _07.GPT, _07.GPTConfig, _07.sample_text
 CharTokenizer, get_batch, Score, evaluate = _07.CharTokenizer, _07.get_batch, _07.Score, _07.evaluate
 EXAMPLE, ODD = _07.EXAMPLE, _07.ODD  # a line of Shakespeare, and characters it never has
 weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups
 learning_rate = lesson("03_multilayer_perceptron").learning_rate
 
 # The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
-HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",
-                   "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed",
-                   "compile")
+HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr", "min_lr",
+                   "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
 # The defaults of each mode, one dict each (as nanoGPT's config/*.py); any flag overrides them. The default run
 # and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures them); the gpu
 # preset is nanoGPT's train_shakespeare_char.
@@ -84,6 +84,7 @@ GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, 
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
+MEMORISING_GAP = 0.1  # bits per character of validation above training that the verdict calls memorising
 
 
 # ----------------------------------------------------------------------------- a second kind of token: BPE
@@ -275,13 +276,6 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimiz
     return loss.item()
 
 
-def sample_text(model: GPT, tokenizer: Tokenizer, seed: int, n: int = SAMPLE_CHARS) -> str:
-    """A few lines of text from the model as it is now, always from the same start and seed."""
-    generator = torch.Generator().manual_seed(seed)
-    start = tokenizer.encode("\n")
-    return tokenizer.decode(sample(model, start, n, temperature=0.8, generator=generator))[:n]
-
-
 def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: Tokenizer, args, save,
         team: Team, precision: Precision) -> list[dict]:
     """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
@@ -330,7 +324,8 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: T
                 progress.write(f"   step {done:>5}  bits/char: train {train.bits_per_char:.4f}  val "
                                f"{val.bits_per_char:.4f}  (val {val.nats_per_token:.4f} nats/token)  "
                                f"{seconds:6.1f} s{'  * saved' if saved else ''}")
-                progress.write("   | " + sample_text(model, tokenizer, args.seed).replace("\n", "\n   | "))
+                written = sample_text(model, tokenizer, args.seed, SAMPLE_CHARS)
+                progress.write("   | " + written.replace("\n", "\n   | "))
                 eval_seconds = time.perf_counter() - start - seconds
     return history
 
@@ -416,7 +411,6 @@ class Precision:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
-    parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to train on")
     parser.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                         help="one token per character, or byte-pair encoding learned from the training text")
     parser.add_argument("--vocab-size", type=bpe_vocab_size, default=512,
@@ -426,37 +420,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", choices=["gpu"],
                         help="gpu: nanoGPT's Shakespeare model for one GPU, 6 blocks x 6 heads, width 384, context "
                              "256, dropout 0.2 (--preset gpu --help shows all its defaults)")
-    parser.add_argument("--max-iters", type=positive_int, help="training steps")
-    parser.add_argument("--batch-size", type=positive_int, help="windows per step (per process, under torchrun)")
-    parser.add_argument("--block-size", type=positive_int, help="context length in tokens")
-    parser.add_argument("--n-layer", type=positive_int, help="transformer blocks")
-    parser.add_argument("--n-head", type=positive_int, help="attention heads per block")
-    parser.add_argument("--n-embd", type=positive_int, help="width of the residual stream (a multiple of --n-head)")
-    parser.add_argument("--lr", type=positive_float, help="peak learning rate")
+    gpu, quick = given("--preset", argv) == "gpu", given("--quick", argv, action="store_true")
+    add_gpt_arguments(parser, GPU if gpu else QUICK if quick else DEFAULTS)  # the mode's defaults; flags override
     parser.add_argument("--min-lr", type=positive_float, help="learning rate at the end of the cosine")
     parser.add_argument("--warmup-iters", type=positive_int, help="steps of linear warm-up")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW's decoupled weight decay")
     parser.add_argument("--grad-clip", type=positive_float, default=1.0, help="largest gradient norm")
     parser.add_argument("--dropout", type=dropout_rate, help="dropout probability, in [0, 1)")
     parser.add_argument("--eval-interval", type=positive_int, help="steps between evaluations")
-    gpu, quick = given("--preset", argv) == "gpu", given("--quick", argv, action="store_true")
-    parser.set_defaults(**(GPU if gpu else QUICK if quick else DEFAULTS))  # the mode's defaults; any flag overrides
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
                         help="the forward pass's precision; auto is bfloat16 on a GPU that has it, else float32 "
                              "(float16 needs a CUDA GPU)")
     parser.add_argument("--compile", action="store_true",
                         help="run the model through torch.compile (worth it on a GPU; a CPU needs a C++ compiler)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                        help="where to train; auto picks an accelerator when there is one")
+    add_device_argument(parser)
     parser.add_argument("--out", type=checkpoint_path,
                         help="checkpoint path (default models/08_gpt_<text name>.pt, or _bpe.pt with --tokenizer bpe)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --out even if it holds a model of the same text that scored better")
-    args = parser.parse_args(argv)
+    args = parse_gpt_args(parser, argv)
     if args.quick and args.preset:
         parser.error("--quick and --preset gpu are two different models; choose one")
-    if args.n_embd % args.n_head:
-        parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
     args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}{'_bpe' if args.tokenizer == 'bpe' else ''}.pt"
     return args
 
@@ -464,7 +448,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     team = Team(pick_device(args.device))  # one process, or this one's place among torchrun's
-    device = team.device
+    device = team.device  # under torchrun on GPUs: this process's own GPU
     precision = Precision(pick_dtype(args.dtype, device), device)
     seed_everything(args.seed)  # the same on every process: the same initial weights and the same batches
     figure = f"08_{args.out.stem.removeprefix('08_gpt_')}_loss_curves"
@@ -513,12 +497,11 @@ def main() -> None:
         scores = {"best_val_bpc": val_bpc, "best_val_loss": best["val_loss"], "best_step": best["step"]}
         save_gpt(args.out, model, tokenizer, **scores, history=history, hyperparameters=hyperparameters,
                  text=args.text.name, text_sha256=text_sha)
-        seconds = history[-1]["seconds"]
         write_record(args.out.with_suffix(".json"), {
             "lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
             "characters_per_token": len(val_text) / len(val_ids), "hyperparameters": hyperparameters,
-            "history": history, **scores, "train_seconds": seconds,
-            "tokens_per_second": history[-1]["tokens"] / seconds})
+            "history": history, **scores, "train_seconds": history[-1]["seconds"],
+            "tokens_per_second": history[-1]["tokens"] / history[-1]["seconds"]})
         return True
 
     try:
@@ -533,33 +516,33 @@ def main() -> None:
     if not team.leads:
         return
 
-    seconds = history[-1]["seconds"]
-    tokens_per_s = history[-1]["tokens"] / seconds
-    print(f"\n   {seconds:.0f} s of training ({tokens_per_s:,.0f} tokens per second), "
-          f"{model.num_parameters():,} parameters")
-    if best["step"] is None:
-        print(f"   this run's best, {min(h['val_bpc'] for h in history):.4f} bits per character, did not beat "
-              f"{best['val_bpc']:.4f}: {args.out} is unchanged")
-    else:
-        print(f"   best validation score {best['val_bpc']:.4f} bits per character ({best['val_loss']:.4f} nats per "
-              f"token) at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
     first, final = history[0], history[-1]
-    gap_first, gap_final = first["val_bpc"] - first["train_bpc"], final["val_bpc"] - final["train_bpc"]
-    if gap_final > gap_first + 0.07:  # bits per character, about 0.05 nats
-        print(f"   validation minus train grew from {gap_first:+.3f} (step {first['step']}) to {gap_final:+.3f}: "
-              "part of what it learned (names, phrases of the training plays) does not carry over to new text")
-    else:
-        print(f"   validation minus train went from {gap_first:+.3f} to {gap_final:+.3f}: no sign of memorising yet")
+    print(f"\n   {final['seconds']:.0f} s of training ({final['tokens'] / final['seconds']:,.0f} tokens per second), "
+          f"{model.num_parameters():,} parameters")
+    print(f"   this run's best, {min(h['val_bpc'] for h in history):.4f} bits per character, did not beat "
+          f"{best['val_bpc']:.4f}: {args.out} is unchanged" if best["step"] is None else
+          f"   best validation score {best['val_bpc']:.4f} bits per character ({best['val_loss']:.4f} nats per "
+          f"token) at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
+    # The gap and the passes, not only the gap's growth: a small text is learned by heart before the first score.
+    gap, passes = final["val_bpc"] - final["train_bpc"], final["tokens"] / len(train_ids)
+    seen = (f"after {passes:.1f} passes over the training text (at step {first['step']}: "
+            f"{first['val_bpc'] - first['train_bpc']:+.3f})")
+    print(f"   validation is {gap:.3f} bits/char worse than training {seen}: part of what it learned (names, phrases "
+          "of the training text) does not carry over to new text" if gap > MEMORISING_GAP else
+          f"   validation minus training is {gap:+.3f} bits/char {seen}: no sign of memorising yet")
     lowest = min(history, key=lambda h: h["val_bpc"])
-    if lowest is final:
-        print("   the validation loss was still falling at the last evaluation: more steps would likely help")
-    else:
-        print(f"   the validation loss bottomed out at step {lowest['step']}: later steps only fitted the training "
-              "text")
-    save_figure(plot_bits_per_char(history, f"{args.text.name}: {model.num_parameters():,}-parameter GPT, "
-                                     f"{len(tokenizer)} {'BPE tokens' if args.tokenizer == 'bpe' else 'characters'}"),
+    print("   the validation loss was still falling at the last evaluation: more steps would likely help"
+          if lowest is final else f"   the validation loss bottomed out at step {lowest['step']}: later steps only "
+          "fitted the training text")
+    schedule = [learning_rate(step, args.lr, args.min_lr, args.warmup_iters, args.max_iters)
+                for step in range(args.max_iters)]
+    save_figure(plot_bits_per_char(history, schedule, f"{args.text.name}: {model.num_parameters():,}-parameter GPT, "
+                                   f"{len(tokenizer)} {'BPE tokens' if args.tokenizer == 'bpe' else 'characters'}"),
                 figure)
-    print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt 'ROMEO:'")
+    print(f"   in the figure: the space between the two curves is that gap; below, the learning rate climbs for "
+          f"{args.warmup_iters} steps, then falls along the cosine to {args.min_lr}")
+    prompt = text.lstrip().split("\n")[0][:30]  # the text's own first line: a start the model knows how to go on from
+    print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt {shlex.quote(prompt)}")
     show_or_close(args.no_show)
 
 

@@ -62,7 +62,7 @@ class NumpyRun:
         self.lesson, self.data, self.cfg = lesson, data, cfg
         self.rng = np.random.default_rng(cfg.seed)
         self.model = lesson.MLP(sizes, "relu", self.rng)
-        self.optimizer = lesson.Adam(self.model.arrays(), cfg.lr)
+        self.optimizer = lesson.Adam(self.model.arrays())
         self.Y_train = lesson.one_hot(data.y_train, data.n_classes)
         self.Y_val = lesson.one_hot(data.y_val, data.n_classes)
         total = cfg.epochs * -(-len(data.X_train) // cfg.batch_size)

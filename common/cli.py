@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from common import UserError
+from common.text import SHAKESPEARE
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -44,6 +45,33 @@ def add_mnist_arguments(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --download, for lessons that can train on MNIST."""
     parser.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files (default data/mnist)")
     parser.add_argument("--download", action="store_true", help="fetch MNIST into --data-dir first if missing")
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """--device, for lessons 04 and 08, which train on whatever there is."""
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                        help="where to train; auto picks an accelerator when there is one")
+
+
+def add_gpt_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """The flags 07 and 08 share: the text, the GPT's shape, its steps; ``defaults`` is the lesson's dict."""
+    parser.add_argument("--text", type=Path, default=SHAKESPEARE, help="UTF-8 text file to learn from")
+    parser.add_argument("--max-iters", type=positive_int, help="training steps (07: for each rung)")
+    parser.add_argument("--batch-size", type=positive_int, help="windows per step (under torchrun: per process)")
+    parser.add_argument("--block-size", type=positive_int, help="context length in tokens")
+    parser.add_argument("--n-layer", type=positive_int, help="transformer blocks")
+    parser.add_argument("--n-head", type=positive_int, help="attention heads per block")
+    parser.add_argument("--n-embd", type=positive_int, help="width of the residual stream (a multiple of --n-head)")
+    parser.add_argument("--lr", type=positive_float, help="peak AdamW learning rate")
+    parser.set_defaults(**defaults)
+
+
+def parse_gpt_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse, and refuse in one line a width that the heads cannot share equally."""
+    args = parser.parse_args(argv)
+    if args.n_embd % args.n_head:
+        parser.error(f"--n-embd {args.n_embd} is not a multiple of --n-head {args.n_head}")
+    return args
 
 
 def given(flag: str, argv: list[str] | None = None, **declaration):

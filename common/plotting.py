@@ -63,6 +63,17 @@ def show_or_close(no_show: bool) -> None:
     plt.close("all")
 
 
+def plot_regression(ax: plt.Axes, X: np.ndarray, y: np.ndarray, grid: np.ndarray,
+                    curves: dict[str, np.ndarray]) -> None:
+    """The data as grey dots, then each named curve over ``grid``: the first dashed (the truth), the rest solid."""
+    ax.scatter(X, y, s=10, color="0.5", label="noisy data")
+    for i, (label, curve) in enumerate(curves.items()):
+        ax.plot(grid, curve, **({"color": "k", "ls": "--", "lw": 1} if i == 0 else {"color": f"C{i + 2}", "lw": 2}),
+                label=label)
+    ax.set(title="Regression: the network's function", xlabel="x", ylabel="y")
+    ax.legend(fontsize=8)
+
+
 def plot_decision_boundary(
     ax: plt.Axes,
     predict_proba: Callable[[np.ndarray], np.ndarray],
@@ -145,21 +156,20 @@ def plot_ladder(names: list[str], losses: list[float], uniform: float) -> plt.Fi
     return fig
 
 
-def plot_bits_per_char(history: list[dict], title: str) -> plt.Figure:
-    """Lesson 08's picture: train and validation bits per character, and the learning rate, step by step."""
+def plot_bits_per_char(history: list[dict], learning_rates: list[float], title: str) -> plt.Figure:
+    """Lesson 08's picture: train and validation bits per character at each evaluation, and below them the
+    learning rate at every step."""
     steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, (ax, lr_axis) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, height_ratios=[3, 1])
     ax.plot(steps, [h["train_bpc"] for h in history], "o-", label="train (fixed windows, eval mode)")
     ax.plot(steps, [h["val_bpc"] for h in history], "o-", label="validation (the whole last 10%)")
     best = min(history, key=lambda h: h["val_bpc"])
     ax.annotate(f"best {best['val_bpc']:.3f}", (best["step"], best["val_bpc"]), textcoords="offset points",
                 xytext=(-60, 25), arrowprops={"arrowstyle": "->"})
-    ax.set(xlabel="training step", ylabel="cross-entropy (bits per character)", title=title)
-    lr_axis = ax.twinx()
-    lr_axis.plot(steps, [h["lr"] for h in history], color="grey", ls=":", label="learning rate")
-    lr_axis.set_ylabel("learning rate (dotted)")
-    lr_axis.grid(False)
+    ax.set(ylabel="cross-entropy (bits per character)", title=title)
     ax.legend(loc="upper right")
+    lr_axis.plot(range(1, len(learning_rates) + 1), learning_rates, color="grey")
+    lr_axis.set(xlabel="training step", ylabel="learning rate")
     fig.tight_layout()
     return fig
 

@@ -93,7 +93,7 @@ def test_adam_equals_pytorch_adamw_with_free_biases(mlp, dtype):
     W, b = rng.normal(size=(40, 30)).astype(dtype), rng.normal(size=30).astype(dtype)
     ours = [W.copy(), b.copy()]
     theirs = [torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)]
-    opt_ours = mlp.Adam(ours, lr=0.01, weight_decay=0.1)
+    opt_ours = mlp.Adam(ours, weight_decay=0.1)
     opt_torch = torch.optim.AdamW([{"params": [theirs[0]], "weight_decay": 0.1},
                                    {"params": [theirs[1]], "weight_decay": 0.0}], lr=0.01)
     for step in range(200):
@@ -154,7 +154,7 @@ def test_digits_reach_95_percent_on_validation(mlp):
 
     settings = digits_defaults(mlp)
     _, record = mlp.train_on_dataset(load_digits_dataset(0), **settings, activation="relu", loss="cross_entropy",
-                                     optimizer="adam", seed=0, rng=np.random.default_rng(0))
+                                     seed=0, rng=np.random.default_rng(0))
     assert max(h["val_accuracy"] for h in record["history"]) >= 0.95
     assert len(record["history"]) == settings["epochs"]
     assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
@@ -168,7 +168,7 @@ def test_weight_decay_shrinks_the_weights(mlp):
     for decay in (0.0, 0.1):
         settings["weight_decay"] = decay
         _, record = mlp.train_on_dataset(load_digits_dataset(0), **settings, activation="relu",
-                                         loss="cross_entropy", optimizer="adam", seed=0, rng=np.random.default_rng(0))
+                                         loss="cross_entropy", seed=0, rng=np.random.default_rng(0))
         norms[decay] = record["weight_norm"]
     assert norms[0.1] < 0.97 * norms[0.0]
 
@@ -180,7 +180,7 @@ def test_train_and_validation_loss_are_measured_alike(mlp):
     Y = mlp.one_hot(y, 4)
     model = mlp.MLP([5, 8, 4], "relu", rng)
     history = mlp.fit(model, mlp.softmax_cross_entropy, X.astype(np.float32), Y, X.astype(np.float32), Y, epochs=3,
-                      batch_size=16, lr=1e-2, optimizer="adam", weight_decay=0.0, rng=rng, verbose=False)
+                      batch_size=16, lr=1e-2, weight_decay=0.0, rng=rng, verbose=False)
     for entry in history:
         assert entry["train_loss"] == entry["val_loss"]
 

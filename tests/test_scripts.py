@@ -114,6 +114,12 @@ def test_common_defines_no_network_and_says_it_is_plumbing():
         assert "lumbing" in first_line or module.name == "activations.py", f"{module.name}: {first_line}"
 
 
+def test_no_lesson_is_longer_than_550_lines():
+    """A lesson longer than that holds a second lesson's idea: it belongs in that lesson, or in common/."""
+    lengths = {script: len((ROOT / script).read_text().splitlines()) for script in SCRIPTS}
+    assert all(n <= 550 for n in lengths.values()), {s: n for s, n in lengths.items() if n > 550}
+
+
 @pytest.mark.slow
 def test_a_lesson_whose_earlier_lesson_is_missing_says_so_in_one_line(tmp_path):
     """09 alone with common/, without 07 and 08 beside it: one line naming the missing file."""
