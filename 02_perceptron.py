@@ -1,53 +1,36 @@
 """Lesson 02 - a perceptron learns AND and OR by gradient descent, and cannot learn XOR.
 
-A perceptron is lesson 01's neuron with a job: given two inputs, output the
-probability that the answer is 1. For all four rows of a truth table at once,
-in matrix form (X is 4x2, one row per example):
+The question: can lesson 01's neuron learn a logic gate from its truth table? A perceptron is that
+neuron with a job: given two inputs, output the probability that the answer is 1. For the four rows
+of a truth table at once (X is 4x2, one row per example; y holds the four answers, 0 or 1):
 
     z = X w + b            (4 weighted sums)
     p = sigmoid(z)         (4 probabilities)
-    L = -mean( y log p + (1 - y) log(1 - p) )      binary cross-entropy
+    L = -mean( y log p + (1 - y) log(1 - p) )      binary cross-entropy: the loss, how wrong p is
 
-Cross-entropy punishes a confident wrong answer heavily, and its gradient is
-simple, because sigmoid's derivative cancels against the log:
+A confident wrong answer (p near 0 when y = 1) costs a lot, because -log p grows without limit. To
+learn, each weight needs the slope of L with respect to it (lesson 01: "slopes and the chain rule").
+Along the chain w -> z -> p -> L the links' slopes multiply, and two of them cancel: the log's slope,
+-1/p when y = 1 (1/(1 - p) when y = 0), against sigmoid's slope, p (1 - p). What is left is simple:
 
     dL/dz = (p - y) / N          dL/dw = X^T (p - y) / N          dL/db = sum(p - y) / N
 
-Gradient descent then repeats  w <- w - lr * dL/dw,  b <- b - lr * dL/db,
-each time on all four examples at once. One pass over all the training data
-is called an epoch; here each epoch is a single step (later lessons split the
-data into mini-batches and take many steps per epoch).
-The learning rate lr sets the step: too small and the loss barely moves in
-the time we have; too large and a step overshoots the bottom of the valley.
-How much that hurts depends on where the bottom is. On AND the loss keeps
-falling as the weights grow (the best weights lie infinitely far out), so a
-large step overshoots once and then only gets there sooner. On XOR the best
-weights are finite (w = 0, below), and near them the loss is a bowl of
-curvature c: a step larger than 2 / c jumps across the bottom every time, and
-the loss bounces instead of settling. The script trains both with the same
-rates and computes c.
+(X^T is X transposed, rows turned into columns: dL/dw_1 adds up input 1 of each example times that
+example's error p - y.) Gradient descent repeats  w <- w - lr * dL/dw,  b <- b - lr * dL/db, a small
+step downhill each time, on all four examples at once. One pass over all the training data is called
+an epoch: here an epoch is a single step (lesson 03 splits the data into mini-batches).
 
-(Sigmoid + cross-entropy + gradient descent is what statisticians call
-logistic regression. Rosenblatt's original perceptron of 1958 used a hard
-step, output 1 if w . x + b > 0 else 0, and a different rule: on each
-misclassified example, w <- w + lr (y - y_hat) x. It stops changing once
-every example is right, and never settles on XOR. The smooth version is the
-one that grows into the networks of lesson 03.)
-
-Why XOR fails: the perceptron predicts 1 exactly where w . x + b > 0, one side
-of a straight line. AND and OR each put their 1s on one side of some line. XOR
-wants (0,1) and (1,0) on one side and (0,0) and (1,1) on the other, and no
-straight line does that: XOR is not linearly separable. (It is sometimes
-claimed that a single perceptron can learn XOR; it cannot, whatever the
-training.) What gradient descent finds is telling: w = 0, b = 0, so p = 0.5
-for every input - no decision at all, and no line to draw. By symmetry the
-gradient there is exactly zero: (1,0) pulls w1 up as hard as (1,1) pushes it
-down, (0,1) and (1,1) do the same to w2, and the two 1s and the two 0s cancel
-on b. Cross-entropy of a sigmoid is convex, so that
-flat point is the best any line can do, and the loss stays at ln 2 = 0.693.
+Why XOR fails: the perceptron says 1 exactly where w . x + b > 0, one side of a straight line. AND
+and OR each put their 1s on one side of some line; XOR wants (0,1) and (1,0) on one side and (0,0) and
+(1,1) on the other, and no straight line does that: XOR is not linearly separable. Gradient descent
+ends at w = 0, b = 0, p = 0.5 for every input: no decision at all (``explain_xor`` shows why).
 Lesson 03 adds a hidden layer, which bends the boundary, and solves it.
 
-Run it:  python 02_perceptron.py [--lr 1.0] [--epochs 2000]
+The learning rate lr sets the size of the steps; ``compare_learning_rates`` trains AND and XOR with
+the same rates, and shows where a step too large hurts and why: on XOR the weights end up jumping
+across the bottom of the loss and back, every step. Read ``train`` for Rosenblatt's original rule.
+
+Run it:  python 02_perceptron.py [--lr 1.0] [--epochs 2000] [--compare-lr 0.01 1 10]
 """
 
 from __future__ import annotations
@@ -77,14 +60,22 @@ def gradients(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> tuple[np
 
 
 def train(X: np.ndarray, y: np.ndarray, lr: float, epochs: int, rng: np.random.Generator):
-    """Plain gradient descent from small random weights; returns w, b and the loss per epoch."""
+    """Plain gradient descent from small random weights.
+
+    Returns the final w and b, the loss before each step, and the path: (w1, w2, b) before each step.
+    (Sigmoid + cross-entropy + gradient descent is what statisticians call logistic regression.
+    Rosenblatt's perceptron of 1958 used a hard step instead, output 1 if w . x + b > 0 else 0, and
+    another rule: on each misclassified example, w <- w + lr (y - y_hat) x. It stops once every example
+    is right, and never settles on XOR. The smooth version is the one that grows into lesson 03's networks.)
+    """
     w, b = rng.normal(0, 0.1, size=X.shape[1]), 0.0
-    losses = []
+    losses, path = [], []
     for _ in range(epochs):
         losses.append(binary_cross_entropy(predict_proba(X, w, b), y))
+        path.append([*w, b])
         dw, db = gradients(X, y, w, b)
         w, b = w - lr * dw, b - lr * db
-    return w, b, losses
+    return w, b, losses, np.array(path)
 
 
 def decide(p: np.ndarray, tolerance: float = 1e-3) -> list[int | None]:
@@ -107,16 +98,21 @@ def report(gate: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, los
 
 
 def explain_xor(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> bool:
-    """Why gradient descent heads for w = 0, b = 0 on XOR; returns whether p is 0.5 for every input."""
+    """Why gradient descent heads for w = 0, b = 0 on XOR; returns whether p is 0.5 for every input.
+
+    There the gradient is exactly zero by symmetry, so the steps stop. The loss of a sigmoid neuron is
+    convex - bowl-shaped, curving upwards everywhere, with no dip but the one at the bottom - so a flat
+    point is the lowest point: w = 0, b = 0 is the best any straight line can do on XOR.
+    """
     p = predict_proba(X, w, b)
     undecided = all(d is None for d in decide(p))
     dw, db = gradients(X, y, np.zeros(2), 0.0)
-    print(f"   p(1) lies between {p.min():.4f} and {p.max():.4f} for all four inputs"
-          + (":\n   the perceptron does not decide at all, and there is no boundary line to draw." if undecided else "."))
+    print(f"   p(1) lies between {p.min():.4f} and {p.max():.4f} for all four inputs" + (
+        ":\n   the perceptron does not decide at all, and there is no boundary line to draw." if undecided else "."))
     print(f"   At w = 0, b = 0 the gradient is dL/dw = [{dw[0]:+.1f}, {dw[1]:+.1f}], dL/db = {db:+.1f}, by symmetry:")
     print("   (1,0) pulls w1 up exactly as hard as (1,1) pushes it down (and (0,1) and (1,1) do the same to w2),")
     print("   and the two 1s pull b up as hard as the two 0s push it down. Cross-entropy of a sigmoid is")
-    print(f"   convex, so this flat point is the best any line can do: loss ln 2 = "
+    print(f"   convex (bowl-shaped), so this flat point is the best any line can do: loss ln 2 = "
           f"{binary_cross_entropy(np.full(4, 0.5), y):.4f}.")
     return undecided
 
@@ -125,32 +121,55 @@ LOWEST_LOSS = {"AND": 0.0, "XOR": float(np.log(2))}  # AND is separable; XOR's b
 
 
 def xor_curvature(X: np.ndarray) -> float:
-    """The largest curvature of XOR's loss at w = 0, b = 0: the Hessian is sigmoid'(0) * mean(x x^T) = X^T X / 16."""
+    """How sharply XOR's loss curves at its bottom, w = 0, b = 0, in its steepest direction.
+
+    Curvature is how fast the slope itself changes: near the bottom the loss is a bowl, L ~ ln 2 + c/2 t^2
+    along the steepest direction t. The Hessian, the table of those second slopes for every pair of
+    parameters, is sigmoid'(0) * mean(x x^T) = X^T X / 16 here (x with a 1 for the bias); c is its largest
+    eigenvalue, the curvature along its steepest direction.
+    """
     X1 = np.c_[X, np.ones(len(X))]  # the bias as a third weight on a constant input 1
     return float(np.linalg.eigvalsh(0.25 * X1.T @ X1 / len(X)).max())
 
 
-def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Generator, axes: dict) -> None:
-    """Train AND and XOR with each learning rate: too small, and too large where the best weights are finite."""
+def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Generator, axes: dict) -> list:
+    """Train AND and XOR with each rate and say what each did, read from its own losses and weights.
+
+    Too small, and the loss barely moves in the time there is. Too large, and a step overshoots the bottom
+    of the valley; how much that hurts depends on where the bottom is. On AND the loss keeps falling as the
+    weights grow (its best weights lie infinitely far out), so an early overshoot costs a few steps. On XOR
+    the bottom is at w = 0, and near it the loss is a bowl of curvature c: a step multiplies the distance
+    to the bottom by (1 - lr c), so with lr above 2 / c every step lands on the far side of the bottom, at
+    least as far out as it started. Returns XOR's jumps: (lr, the weights before the last step, after it).
+    """
     print(f"\nThe learning rate ({epochs} steps each). Lowest possible loss: AND 0, XOR ln 2 = {np.log(2):.3f}.")
     c = xor_curvature(logic_gate("XOR")[0])
     print(f"   On XOR the loss near w = 0 curves by c = {c:.3f}: steps with lr above 2 / c = {2 / c:.1f} overshoot "
           "its bottom.")
     steps = [s for s in (1, 2, 10, 100) if s < epochs] + [epochs]
     print("   loss at step          " + "".join(f"{s:>8}" for s in steps) + "  highest")
+    jumps = []
     for gate, ax in axes.items():
         X, y = logic_gate(gate)
         for lr in rates:
-            losses = np.array(train(X, y, lr, epochs, rng)[2])
-            late = np.diff(losses[len(losses) // 2:])
-            rises, above = int((late > 0).sum()), max(0.0, losses[-1] - LOWEST_LOSS[gate])  # ln 2 is rounded too
-            if rises > len(late) // 4:
-                verdict = (f"bounces across the bottom (the loss rose on {rises} of the last {len(late)} steps) "
-                           f"and stays {above:.2f} above the lowest possible loss: too large")
+            _, _, losses, path = train(X, y, lr, epochs, rng)
+            losses = np.array(losses)
+            above = max(0.0, losses[-1] - LOWEST_LOSS[gate])  # ln 2 is rounded too
+            moved = float(np.linalg.norm(path[-1] - path[-2])) if epochs > 1 else 0.0  # by the last step
+            rises = np.flatnonzero(np.diff(losses) > 1e-9) + 1  # steps after which the loss went up, beyond rounding
+            if moved > 0.1 and above > 0.1:
+                back = epochs > 2 and np.linalg.norm(path[-1] - path[-3]) < 1e-6
+                verdict = (f"too large: the last step still moved the weights by {moved:.1f}"
+                           + (", the one before moved them back: they jump to and fro across the bottom"
+                              if back else "")
+                           + f"; the loss stays {above:.2f} above the lowest")
+                if gate == "XOR" and back:
+                    jumps.append((lr, path[-2], path[-1]))
             elif above > 0.1:
                 verdict = f"still {above:.2f} above the lowest possible loss: steps too small"
-            elif losses.max() > losses[0]:
-                verdict = f"overshot to {losses.max():.2f} at first, then settled within {above:.1e} of the lowest"
+            elif len(rises):
+                verdict = (f"overshot: the loss rose after {len(rises)} of the first {rises[-1]} steps, then fell to "
+                           f"within {above:.1e} of the lowest")
             else:
                 verdict = f"steady descent, within {above:.1e} of the lowest"
             shown = "".join(f"{losses[s - 1]:8.3f}" for s in steps)
@@ -158,10 +177,35 @@ def compare_learning_rates(rates: list[float], epochs: int, rng: np.random.Gener
             ax.plot(range(1, epochs + 1), losses, lw=1.5, label=f"lr {lr:g}")
         if LOWEST_LOSS[gate] > 0:  # AND's lowest, 0, lies off a log axis
             ax.axhline(LOWEST_LOSS[gate], color="k", ls="--", lw=1, label="lowest possible")
-        ax.set(title=f"{gate}: the same learning rates (lowest possible loss {LOWEST_LOSS[gate]:.3g})",
-               xlabel="gradient-descent step", ylabel="binary cross-entropy", xscale="log",
-               yscale="log" if LOWEST_LOSS[gate] == 0 else "linear")  # a log axis shows the fall towards 0
+        ax.set(title=f"{gate}: the same learning rates", xlabel="gradient-descent step", ylabel="binary cross-entropy",
+               xscale="log", yscale="log" if LOWEST_LOSS[gate] == 0 else "linear")  # a log axis shows the fall to 0
         ax.legend(fontsize=8)
+    return jumps
+
+
+def plot_jump(ax: plt.Axes, jumps: list) -> list[float]:
+    """XOR's loss along the straight line through the weights before and after the last step of a jumping rate;
+    returns the loss at those two points."""
+    if not jumps:
+        ax.text(0.5, 0.5, "no rate here jumps across\nXOR's bottom (try --compare-lr 10)", ha="center", va="center")
+        ax.set_axis_off()
+        return []
+    lr, before, after = jumps[-1]  # the largest such rate
+    X, y = logic_gate("XOR")
+    t = np.linspace(-0.6, 1.6, 200)
+    line = before + t[:, None] * (after - before)  # (200, 3): points (w1, w2, b) on the line
+    ax.plot(t, [binary_cross_entropy(predict_proba(X, q[:2], q[2]), y) for q in line], color="C2")
+    heights = [binary_cross_entropy(predict_proba(X, q[:2], q[2]), y) for q in (before, after)]
+    for at, point, height, name, side in zip((0, 1), (before, after), heights, ("before", "after"), (-1, 1)):
+        ax.plot(at, height, "o", color="k")
+        ax.annotate(f"{name} the last step:\n(w1, w2, b) =\n({point[0]:+.2f}, {point[1]:+.2f}, {point[2]:+.2f})",
+                    (at, height), textcoords="offset points", xytext=(10 * side, -12), fontsize=8,
+                    ha="left" if side > 0 else "right", va="top")
+    ax.annotate("", (1, heights[1]), (0, heights[0]),
+                arrowprops={"arrowstyle": "->", "connectionstyle": "arc3,rad=-0.3"})
+    ax.set(title=f"XOR, lr {lr:g}: every step jumps across the bottom", xlabel="along the line from before to after",
+           ylabel="binary cross-entropy")
+    return heights
 
 
 def main() -> None:
@@ -175,13 +219,13 @@ def main() -> None:
     check_figure_writable("02_perceptron_gates")
 
     print(f"Training one perceptron per gate: {args.epochs} steps of gradient descent, learning rate {args.lr}")
-    fig, panels = plt.subplot_mosaic([[*LOGIC_GATES, "loss"], ["lr AND", "lr AND", "lr XOR", "lr XOR"]],
-                                      figsize=(17, 8.6))
+    top = [name for name in (*LOGIC_GATES, "loss") for _ in range(2)]  # 8 columns: 2 each above, 3-2-3 below
+    fig, panels = plt.subplot_mosaic([top, ["lr AND"] * 3 + ["lr XOR"] * 2 + ["jump"] * 3], figsize=(17, 8.6))
     scores = {}
     for gate in LOGIC_GATES:
         ax = panels[gate]
         X, y = logic_gate(gate)
-        w, b, losses = train(X, y, args.lr, args.epochs, rng)
+        w, b, losses, _ = train(X, y, args.lr, args.epochs, rng)
         scores[gate] = report(gate, X, y, w, b, losses)
         title = f"{gate}: {scores[gate]}/4 correct"
         if gate == "XOR":
@@ -190,12 +234,14 @@ def main() -> None:
         plot_decision_boundary(ax, lambda grid: predict_proba(grid, w, b), X, y, title, margin=0.4)
         ax.set_xlabel("x1")
         ax.set_ylabel("x2")
-        panels["loss"].plot(losses, label=gate, lw=2)
-    panels["loss"].axhline(np.log(2), color="k", ls="--", lw=1, label="ln 2 (always 0.5)")
+        panels["loss"].plot(losses, label=gate, lw=4 if gate == "XOR" else 2)  # XOR's lies on ln 2: drawn wide
+    panels["loss"].axhline(np.log(2), color="k", ls="--", lw=0.8, label="ln 2 (always 0.5)")
     panels["loss"].set(title="Training loss", xlabel="gradient-descent step", ylabel="binary cross-entropy")
     panels["loss"].set_yscale("log")
     panels["loss"].legend()
-    compare_learning_rates(args.compare_lr, args.epochs, rng, {"AND": panels["lr AND"], "XOR": panels["lr XOR"]})
+    jumps = compare_learning_rates(args.compare_lr, args.epochs, rng,
+                                   {"AND": panels["lr AND"], "XOR": panels["lr XOR"]})
+    heights = plot_jump(panels["jump"], jumps)
     xor_result = "p = 0.5 everywhere, no line at all" if xor_undecided else f"{scores['XOR']}/4"
     fig.suptitle(f"A perceptron draws one straight line (black, p = 0.5): AND {scores['AND']}/4, "
                  f"OR {scores['OR']}/4; XOR {xor_result}")
@@ -203,6 +249,13 @@ def main() -> None:
     print(f"\nAND {scores['AND']}/4, OR {scores['OR']}/4, XOR {scores['XOR']}/4 correct. Lesson 03 adds a hidden "
           "layer and solves XOR.")
     save_figure(fig, "02_perceptron_gates")
+    if jumps:
+        lr = jumps[-1][0]
+        level = ("at the same height, so the loss stays put while the weights do not" if abs(heights[0] - heights[1])
+                 < 1e-6 else f"at heights {heights[0]:.3f} and {heights[1]:.3f}")
+        print(f"   In the figure, bottom right: XOR's loss along the line through its last two weights at lr {lr:g}.\n"
+              "   They sit on opposite walls of the bowl: every step jumps across the bottom and the next jumps back,"
+              f"\n   {level}.")
     show_or_close(args.no_show)
 
 

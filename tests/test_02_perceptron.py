@@ -12,7 +12,7 @@ def test_learns_and_or_but_not_xor(lesson):
     correct = {}
     for gate in ("AND", "OR", "XOR"):
         X, y = logic_gate(gate)
-        w, b, losses = perceptron.train(X, y, lr=1.0, epochs=2000, rng=np.random.default_rng(0))
+        w, b, losses, _ = perceptron.train(X, y, lr=1.0, epochs=2000, rng=np.random.default_rng(0))
         decisions = perceptron.decide(perceptron.predict_proba(X, w, b))
         correct[gate] = sum(d == target for d, target in zip(decisions, y))
         if gate == "XOR":
@@ -53,7 +53,33 @@ def test_02_prints_what_each_gate_learned():
     assert result.stdout.count("none (p = 0.5)") == 4 and "no boundary line to draw" in result.stdout
     assert "AND lr 10" in result.stdout and "overshot" in result.stdout and "steps too small" in result.stdout
     xor_too_large = next(line for line in result.stdout.splitlines() if "XOR lr 10 " in line)
-    assert "bounces across the bottom" in xor_too_large and "too large" in xor_too_large
+    assert "jump to and fro across the bottom" in xor_too_large and "too large" in xor_too_large
+    assert "at the same height, so the loss stays put while the weights do not" in result.stdout
+
+
+def test_the_learning_rate_verdicts_say_what_the_losses_and_weights_did(lesson, capsys):
+    import matplotlib.pyplot as plt
+
+    perceptron = lesson("02_perceptron")
+    X, y = logic_gate("XOR")
+    _, _, losses, path = perceptron.train(X, y, 10.0, 2000, np.random.default_rng(0))
+    assert np.ptp(losses[1000:]) < 1e-9  # on XOR at lr 10 the loss stays put ...
+    assert np.linalg.norm(path[-1] - path[-2]) > 5 and np.allclose(path[-1], path[-3])  # ... the weights jump to and fro
+    assert np.allclose(path[-1], -path[-2])  # across the bottom, w = 0, b = 0
+
+    fig, axes = plt.subplots(1, 2)
+    jumps = perceptron.compare_learning_rates([1.0, 10.0], 2000, np.random.default_rng(0),
+                                              {"AND": axes[0], "XOR": axes[1]})
+    plt.close(fig)
+    lines = capsys.readouterr().out.splitlines()
+    assert [lr for lr, *_ in jumps] == [10.0]
+    rng = np.random.default_rng(0)  # the same draws as compare_learning_rates: AND at lr 1, then at lr 10
+    perceptron.train(*logic_gate("AND"), 1.0, 2000, rng)
+    and_losses = np.array(perceptron.train(*logic_gate("AND"), 10.0, 2000, rng)[2])
+    rises = np.flatnonzero(np.diff(and_losses) > 1e-9) + 1
+    and_line = next(line for line in lines if "AND lr 10 " in line)
+    assert f"the loss rose after {len(rises)} of the first {rises[-1]} steps" in and_line
+    assert np.all(np.diff(and_losses[rises[-1]:]) <= 1e-9)  # "then fell"
 
 
 @pytest.mark.slow
