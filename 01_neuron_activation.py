@@ -21,10 +21,12 @@ A neuron takes inputs x_1 ... x_n and does two things:
        leaky_relu(z) = z if z > 0 else 0.01 z     range (-inf, inf) f' = 1 or 0.01
        softmax(z)_k  = e^z_k / sum_j e^z_j        turns a vector of scores into probabilities
 
-   The derivatives matter as much as the functions: training (lessons 02-03)
-   moves each weight against dLoss/dw (downhill), and every such gradient passes through
-   f'(z). Sigmoid's f' is at most 0.25 and nearly 0 for |z| > 5 - the
-   "vanishing gradient" - which is why hidden layers today mostly use ReLU.
+   The derivative f'(z) (the column f') is the slope of f at z: how much a
+   changes per unit change of z, for a small nudge. Training (lessons 02-03)
+   needs such slopes, and ``explain_slopes`` works one out by hand: slopes and
+   the chain rule, the one piece of calculus the whole series uses. Sigmoid's
+   f' is at most 0.25 and nearly 0 for |z| > 5 - the "vanishing gradient",
+   slopes too small to learn from - which is why hidden layers today mostly use ReLU.
 
 Run it:  python 01_neuron_activation.py [--inputs 0.5 -1.2 3.0] [--activation relu]
 """
@@ -65,17 +67,48 @@ def explain_neuron(x: np.ndarray, w: np.ndarray, b: float, activation: str) -> N
         print(f"     {name:<10}  f(z) = {float(f(np.array(z))):+.4f}   f'(z) = {float(df(np.array(z))):+.4f}")
 
 
+def explain_slopes(x: np.ndarray, w: np.ndarray, b: float, activation: str, h: float = 1e-3) -> None:
+    """Slopes and the chain rule, worked on this neuron: how much does its output move when w_1 moves?
+
+    A slope can be measured: nudge w_1 by a small h, and divide the change in a by h. It can also be
+    computed. a = f(z) and z = w_1 x_1 + ... + b form a chain, w_1 -> z -> a, and the chain rule says
+    that the slope of a chain is the product of its links' slopes:
+
+        da/dw_1 = da/dz * dz/dw_1 = f'(z) * x_1
+
+    (dz/dw_1 = x_1: raising w_1 by 1 raises z by x_1.) Lessons 02 and 03 do exactly this, link by link,
+    from the loss - a number saying how wrong the network is - back to every weight: dLoss/dw, the
+    slope that tells each weight which way is downhill. That is backpropagation.
+    """
+    print("\n2. Slopes and the chain rule: how much does the output a move when w1 moves?")
+    z, a = neuron(x, w, b, activation)
+    nudged = w.copy()
+    nudged[0] += h
+    measured = (neuron(x, nudged, b, activation)[1] - a) / h
+    _, df = ACTIVATIONS[activation]
+    slope = float(df(np.array(z)))
+    print(f"   measured: nudge w1 by {h:g}: a moves by {measured * h:+.6f}, a slope of {measured:+.4f}")
+    print(f"   computed, the chain rule: da/dw1 = f'(z) * dz/dw1 = f'(z) * x1 = {slope:+.4f} * {x[0]:+.3f} "
+          f"= {slope * x[0]:+.4f}")
+    gap = abs(measured - slope * x[0])
+    print(f"   They agree to {gap:.1e}, the nudge's own small error: the links' slopes, multiplied along the chain."
+          if gap < 0.01 * abs(slope * x[0]) + 1e-4 else
+          f"   They differ by {gap:.2g}: the nudge crossed a point where f's slope jumps (relu's, at z = 0).")
+
+
 def explain_softmax(scores: np.ndarray) -> None:
-    print("\n2. Softmax: scores for several classes -> probabilities that sum to 1")
+    print("\n3. Softmax: scores for several classes -> probabilities that sum to 1")
     p = softmax(scores)
     print(f"   scores  z = {np.array2string(scores, precision=2)}")
     print(f"   softmax z = {np.array2string(p, precision=4)}  (sum = {p.sum():.6f})")
-    print("   Its derivative is a matrix, s_i (delta_ij - s_j); each row sums to 0:")
+    # Written in one formula, s_i (delta_ij - s_j), where delta_ij is 1 if i = j and 0 otherwise.
+    print("   Its derivative is a table: entry (i, j) is the slope of p_i as score z_j moves,")
+    print("   s_i (1 - s_i) when i = j, -s_i s_j when not; each row sums to 0 (the p's always add up to 1):")
     print("   " + np.array2string(softmax_jacobian(scores), precision=3).replace("\n", "\n   "))
 
 
 def explain_stability() -> None:
-    print("\n3. Numerical stability: inputs of +-1000")
+    print("\n4. Numerical stability: inputs of +-1000")
     scores = np.array([1000.0, 1000.0, -1000.0])
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # the naive formulas overflow: the point
         naive_softmax = np.exp(scores) / np.exp(scores).sum()
@@ -85,6 +118,9 @@ def explain_stability() -> None:
     print(f"   stable softmax, exp(z - max z) / sum exp(z - max z) = {softmax(scores)}")
     print(f"   naive log sigmoid(-1000) = log(1 / (1 + exp(1000))) = {naive_log_sigmoid}: the loss of lesson 02 "
           "would be infinite")
+    # sigmoid(z) = e^z / (e^z + e^0) is softmax([z, 0])[0], so its log is log_softmax([z, 0])[0], which
+    # subtracts the largest score before exponentiating and never overflows.
+    print("   sigmoid(z) = e^z / (e^z + e^0) is the first entry of softmax([z, 0]), so:")
     print(f"   stable log sigmoid(-1000) = log_softmax([-1000, 0])[0] = {log_softmax(np.array([-1000.0, 0.0]))[0]}")
     sigmoid, _ = ACTIVATIONS["sigmoid"]
     print(f"   stable sigmoid([-1000, 0, 1000]) = {sigmoid(np.array([-1000.0, 0.0, 1000.0]))}")
@@ -140,9 +176,10 @@ def main() -> None:
         parser.error(f"--weights needs one value per input: got {len(w)} weights for {len(x)} inputs")
 
     explain_neuron(x, w, args.bias, args.activation)
+    explain_slopes(x, w, args.bias, args.activation)
     explain_softmax(np.array([2.0, 1.0, 0.1]))
     explain_stability()
-    print("\n4. The curves")
+    print("\n5. The curves")
     save_figure(plot_activations(), "01_activations")
     show_or_close(args.no_show)
 

@@ -16,8 +16,8 @@ Forward, the input flows through the chain to the output. The loss measures how 
     softmax cross-entropy    L = -1/N sum_n log softmax(z_n)[y_n]      (classification)
 
 For classification the label is one-hot encoded: class 3 of 10 becomes (0,0,0,1,0,0,0,0,0,0), to be
-compared entry by entry with the network's 10 probabilities. Backward (backpropagation) is the chain
-rule - the slope of a chain of functions is the product of its links' slopes, dL/dx = dL/dz * dz/dx -
+compared entry by entry with the network's 10 probabilities. Backward (backpropagation) is lesson 01's
+chain rule - the slope of a chain of functions is the product of its links' slopes, dL/dx = dL/dz * dz/dx -
 applied from the loss back to the input: each piece receives dL/d(its output), returns dL/d(its input),
 and keeps its own parameters' gradients on the way:
 

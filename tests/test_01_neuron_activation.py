@@ -83,6 +83,8 @@ def test_01_prints_the_neuron_and_saves_its_figure(tmp_path):
                         "--activation", "relu", out=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "z = w . x + b           = +0.1000" in result.stdout
+    # the chain rule worked by hand: relu's slope at z = 0.1 is 1, and dz/dw1 = x1 = 1
+    assert "f'(z) * x1 = +1.0000 * +1.000 = +1.0000" in result.stdout and "They agree" in result.stdout
     assert (tmp_path / "figures" / "01_activations.png").is_file()
 
 
