@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import time
 from pathlib import Path
 
@@ -227,6 +228,7 @@ REGULARISERS = {  # name: (dropout, L2 lambda, L1 lambda), each on the large net
 # a cosine decay to 0, for long. tanh, because a ReLU unit this few can die (never fire again): a smaller network
 # still, not the small network we mean to show.
 TOO_SMALL = dict(hidden=[2], activation="tanh", lr=3e-2, batch_size=100_000, epochs=3000, decay=True)
+MEMORISED = 0.1  # a final validation loss this far (or more) above the training loss: the run memorised
 FLAT = 0.01  # a training loss that changed by less than 1% over the last quarter of training has flattened
 NEAR_ZERO = 1e-3  # |w| below this counts as "near zero"
 
@@ -272,15 +274,29 @@ def summarise(history: list[dict]) -> dict:
             "gap": last["val_loss"] - last["train_loss"]}
 
 
+def memorised(summary: dict) -> bool:
+    """It fits its training samples (nearly) perfectly, and new ones clearly worse."""
+    return summary["train_loss"] < 0.01 and summary["gap"] > MEMORISED
+
+
+def sign_test(better: int, worse: int) -> float:
+    """The chance that fair coin tosses, one per differing image, split at least as unevenly as better : worse."""
+    n, k = better + worse, min(better, worse)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
 def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
     """Say what each run did, from its own numbers."""
     names = list(results)
     base, too_small = summarise(results[names[0]]["history"]), results[names[-1]]
-    rose = base["val_loss"] > 1.05 * base["lowest_val_loss"]
-    print(f"\n   {names[0]}: train loss fell to {base['train_loss']:.4f}; validation loss "
-          + (f"fell to {base['lowest_val_loss']:.3f} at epoch {base['lowest_epoch']}, then climbed back to "
-             f"{base['val_loss']:.3f}: overfitting." if rose else
-             f"ended at {base['val_loss']:.3f}, near its lowest ({base['lowest_val_loss']:.3f})."))
+    history = results[names[0]]["history"]
+    after = max(history[base["lowest_epoch"] - 1:], key=lambda h: h["val_loss"])  # the highest from the lowest on
+    print(f"\n   {names[0]}: train loss fell to {base['train_loss']:.4f} ({base['train_accuracy']:.0%} of its "
+          f"{results[names[0]]['n_train']} samples right);\n   validation loss was lowest at epoch "
+          f"{base['lowest_epoch']} ({base['lowest_val_loss']:.3f}), highest after that at epoch {after['epoch']} "
+          f"({after['val_loss']:.3f}), and ended at {base['val_loss']:.3f},\n   {base['gap']:.3f} above the train loss "
+          "(the gap in the figure): " + ("it fits its own samples far better than new ones - it memorised them: "
+                                          "overfitting." if memorised(base) else "no sign of memorising."))
     for name in names[1:-1]:
         summary = summarise(results[name]["history"])
         final = "lower" if summary["val_loss"] < base["val_loss"] else "higher"
@@ -293,17 +309,17 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
     l1, free = results[l1_name], results[names[0]]
     print(f"   {l1_name}: {l1['near_zero']:.0%} of the weights are within {NEAR_ZERO:g} of 0 "
           f"(without regularisation {free['near_zero']:.0%}); exactly 0: {l1['exactly_zero']:.1%}.")
-    # Every run is scored on the same validation images, so two accuracies differ only on the images where the
-    # runs disagree: a paired estimate. Per image d = right_A - right_B (-1, 0 or 1); the difference in accuracy
-    # is mean(d), with standard error std(d) / sqrt(n).
-    print(f"   Validation accuracy against the unregularised run, on the same {n_val} images "
-          "(+- 2 paired standard errors):")
+    # Two runs' accuracies differ only on the images one gets right and the other wrong. Were the runs equally good,
+    # each would be a coin toss: the sign test's p is the chance of a split at least as lopsided as the one seen.
+    print(f"   Validation accuracy against the unregularised run, on the same {n_val} images (a sign test on the "
+          "images where they differ):")
     for name in names[1:-1]:
-        d = results[name]["right"].astype(float) - results[names[0]]["right"].astype(float)
-        noise = 2 * 100 * d.std(ddof=1) / np.sqrt(len(d))
-        verdict = "within the noise" if abs(100 * d.mean()) <= noise else "beyond the noise"
-        print(f"     {name}: {100 * d.mean():+.1f} points +- {noise:.1f} ({int((d != 0).sum())} images answered "
-              f"differently): {verdict}")
+        better = int((results[name]["right"] & ~results[names[0]]["right"]).sum())
+        worse = int((~results[name]["right"] & results[names[0]]["right"]).sum())
+        p = sign_test(better, worse)
+        print(f"     {name}: {100 * (better - worse) / n_val:+.1f} points ({better} images better, {worse} worse): "
+              f"p = {p:.2f}, " + ("beyond what chance explains (p < 0.05)" if p < 0.05 else
+                                  "within what chance explains"))
     print("   The loss, which sees how confident each answer is, tells more.")
     history = too_small["history"]
     quarter, last = history[-len(history) // 4 - 1], history[-1]
@@ -313,7 +329,8 @@ def explain_regularisers(results: dict[str, dict], n_val: int) -> None:
           f"accuracy {last['train_accuracy']:.1%}, validation {last['val_accuracy']:.1%};\n   its train loss went "
           f"from {quarter['train_loss']:.4f} (epoch {quarter['epoch']}) to {last['train_loss']:.4f} over the last "
           f"quarter ({change:+.2%}): {'it has flattened' if flat else 'still moving'}.\n   Hidden units stuck at "
-          f"-1 or +1 on every training image: {too_small['stuck']}. The large network on its 100 samples reached a "
+          f"-1 or +1 on every training image: {too_small['stuck']}. The large network on its "
+          f"{results[names[0]]['n_train']} samples reached a "
           f"train loss of {base['train_loss']:.4f}.")
     if flat and too_small["stuck"] == 0 and last["train_accuracy"] < 0.9:
         print("   Trained to the end, every unit working, it still cannot fit its training data: underfitting.\n"
@@ -338,6 +355,10 @@ def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, 
     print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
     explain_regularisers(results, len(data.X_val))
     save_figure(plot_regularisers(results, data.name), "05_overfitting")
+    names, gaps = list(results), {name: summarise(result["history"])["gap"] for name, result in results.items()}
+    shorter = sum(gaps[name] < gaps[names[0]] for name in names[1:-1])
+    print(f"   In the figure, the arrow at the right end of each loss panel is its run's gap: {shorter} of the "
+          f"{len(names) - 2} regularised runs end with a shorter one than the unregularised run.")
 
 # ============================================================================= PART 3: a saved run (--checkpoint)
 

@@ -299,7 +299,12 @@ def plot_regularisers(results: dict[str, dict], dataset: str) -> plt.Figure:
         history = result["history"]
         last, lowest = history[-1], min(h["val_loss"] for h in history)
         draw_curves(axes[0, column], axes[1, column], history, log=False)
-        axes[0, column].set_ylim(0, 2.0)  # linear, to see the validation loss climb back up
+        axes[0, column].set_ylim(0, 2.0)  # linear: the gap between the curves is a distance to read off
+        gap = last["val_loss"] - last["train_loss"]
+        axes[0, column].annotate("", (last["epoch"], last["val_loss"]), (last["epoch"], last["train_loss"]),
+                                 arrowprops={"arrowstyle": "<->", "color": "k"})
+        axes[0, column].annotate(f"gap {gap:.2f}", (last["epoch"], (last["val_loss"] + last["train_loss"]) / 2),
+                                 textcoords="offset points", xytext=(-6, 0), ha="right", va="center", fontsize=9)
         axes[0, column].set_title(f"{name}, {result['n_train']} samples\nlowest val loss "
                                   f"{lowest:.3f}, final {last['val_loss']:.3f}", fontsize=10)
         axes[1, column].set_title(f"train {last['train_accuracy']:.1%}, val {last['val_accuracy']:.1%}",
