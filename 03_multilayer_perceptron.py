@@ -59,7 +59,7 @@ from common.plotting import (check_figure_writable, compare_with_other_runs, plo
                              plot_regression, plt, save_figure, show_or_close)
 from common.records import check_replaceable, save_npz
 
-# The defaults of part 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
+# The defaults of section 5 for each data set, one dict each, chosen on validation accuracy; any flag overrides them.
 DIGITS = dict(hidden=[128], epochs=40, batch_size=32, lr=2e-3, augment=0)
 MNIST = dict(hidden=[512, 128], epochs=10, batch_size=512, lr=3e-3, augment=1)
 
@@ -492,10 +492,10 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = lesson_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits",
-                        help="part 5's data: bundled 8x8 digits, or MNIST from --data-dir (--dataset mnist --help "
+                        help="section 5's data: bundled 8x8 digits, or MNIST from --data-dir (--dataset mnist --help "
                              "shows MNIST's defaults)")
     add_mnist_arguments(parser)
-    parser.add_argument("--skip-toys", action="store_true", help="skip parts 1-4 and train on --dataset only")
+    parser.add_argument("--skip-toys", action="store_true", help="skip sections 1-4 and train on --dataset only")
     parser.add_argument("--hidden", type=positive_int, nargs="+", help="hidden layer sizes")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
     parser.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",

@@ -32,7 +32,7 @@ class, column: the predicted one):
 
 The checkpoint in models/ holds what lessons 05 and 06 need to rebuild the network (``build_model``).
 
-Run it:  python 04_neural_network_training.py                       (8x8 digits, a few seconds)
+Run it:  python 04_neural_network_training.py                       (8x8 digits, about 8 s)
          python 04_neural_network_training.py --dataset mnist --data-dir data/mnist              (< 1 min)
          python 04_neural_network_training.py --dataset mnist --data-dir data/mnist --model cnn  (~3 min)
 """
@@ -282,8 +282,10 @@ def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW (decoupled decay) or SGD with momentum (L2 gradient).
+    """AdamW (lesson 03's ``Adam``, decoupled decay) or SGD with momentum (decay as an L2 gradient).
 
+    Momentum keeps a fading sum of gradients, v <- 0.9 v + g, and moves each weight by -lr v: steps along a
+    direction the gradients keep agreeing on grow, and steps that flip sign from batch to batch cancel out.
     Only weight matrices and filters decay (``decayed_weights``, above); biases and batch
     norm's scale and shift stay free: they set offsets and scales, and pulling those to 0 helps nothing.
     """

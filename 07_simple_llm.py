@@ -29,7 +29,7 @@ Rungs 5 and 6 are the GPT that lessons 08-10 train, sample from and serve, one s
 CausalSelfAttention (rungs 2-3 with all heads at once; the tests check it equals rung 3's loop),
 FeedForward, Block, GPT, init_weights, and ``sample``, the plain writing loop that lesson 09 speeds up.
 
-Run it:  python 07_simple_llm.py [--max-iters 800] [--text my_book.txt]   (about a minute and a half)
+Run it:  python 07_simple_llm.py [--max-iters 800] [--text my_book.txt]   (about 75 s)
 """
 
 from __future__ import annotations

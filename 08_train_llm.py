@@ -25,7 +25,7 @@ The run always shows what BPE learns; benchmarks/tokenizers.py trains both kinds
 **Bigger than a laptop**: data parallelism under torchrun (``Team``: N processes train one model as one
 process would with a batch N times larger) and mixed precision on a GPU (``Precision``, --dtype).
 
-Run it:  python 08_train_llm.py               (about 9 minutes on 2 CPU cores)
+Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
          python 08_train_llm.py --tokenizer bpe   (byte-pair tokens: models/08_gpt_tinyshakespeare_bpe.pt)
          python 08_train_llm.py --text my_book.txt
@@ -76,7 +76,7 @@ HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "ba
 # and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures them); the gpu
 # preset is nanoGPT's train_shakespeare_char.
 DEFAULTS = dict(max_iters=2000, batch_size=32, block_size=128, n_layer=4, n_head=4, n_embd=128, lr=3e-3, min_lr=3e-4,
-                warmup_iters=100, dropout=0.0, eval_interval=200)  # about 9 minutes on 2 CPU cores
+                warmup_iters=100, dropout=0.0, eval_interval=200)  # about 10 minutes on 2 CPU cores
 QUICK = DEFAULTS | dict(max_iters=1100, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup_iters=50,
                         eval_interval=100)  # --quick: about 2 minutes
 GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, n_head=6, n_embd=384, lr=1e-3,

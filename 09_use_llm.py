@@ -1,69 +1,34 @@
 """Lesson 09 - use the trained language model: sampling knobs, and a KV cache that makes it fast.
 
-The model of lesson 08 turns a text into logits z for the next token (a
-character, or a BPE token of a few characters: the checkpoint says which, and
-this lesson works the same for both). Writing is a loop: turn z into
-probabilities, draw a token, append it, repeat. How z becomes probabilities
-is where the knobs are:
+The question: lesson 08's model turns a text into logits z for the next token (a character, or a
+BPE token: the checkpoint says which). Writing is lesson 07's loop - probabilities, draw, append,
+repeat. What choices hide in "draw", and why is the plain loop so slow?
 
-* **Greedy** (temperature 0): always take the likeliest token. Repeatable,
-  but it falls into loops ("the the the ...") because nothing ever varies.
-* **Temperature T**: p_i = exp(z_i / T) / sum_j exp(z_j / T). T = 1 is the
-  model's own distribution; T < 1 sharpens it (safer, duller), T > 1
-  flattens it (more surprising, more misspelt).
-* **Top-k**: keep the k likeliest tokens, renormalise, draw among them:
-  the long tail of unlikely tokens can never be chosen.
-* **Top-p** (nucleus): keep the smallest set of tokens whose probabilities
-  add up to at least p. Where the model is sure, that is one or two
-  tokens; where it is unsure, many - the cut adapts to the context.
+The knobs (``next_token_probs``), each a different way to turn z into the probabilities drawn from:
 
-A BPE token may hold only part of a character (an emoji is four bytes), so
-text is printed through a UTF-8 decoder that waits for a character's last
-byte (``stream_text``): never half a character.
+* **Greedy** (temperature 0): always the likeliest token. Repeatable, and prone to loops.
+* **Temperature T**: p_i = exp(z_i / T) / sum_j exp(z_j / T). T = 1 is the model's own
+  distribution; T < 1 sharpens it (safer, duller), T > 1 flattens it (more surprising, more misspelt).
+* **Top-k**: only the k likeliest tokens, renormalised: the long tail can never be drawn.
+* **Top-p** (nucleus): the smallest set of likeliest tokens whose probabilities reach p: one or two
+  where the model is sure, many where it is not.
 
-**The KV cache.** Without one, producing token n+1 runs the whole
-context of n tokens through every layer again, although the keys and
-values of tokens 1..n are exactly what they were at the previous step:
-position s's key depends only on tokens 1..s (the causal mask). So each
-layer keeps its keys and values; a new step feeds only the newest token,
-computes its query, key and value, appends the key and value to the cache and
-attends over all of them. Per step that is O(1) instead of O(n) rows through
-the network. Position embeddings are learned for positions 0..block_size-1,
-so when the text outgrows the context the window must move and every cached
-key would sit at the wrong position: the window jumps forward by half a
-context and the cache is rebuilt from the kept half in one pass. The result
-is the same text, token for token, as without the cache - the lesson checks
-it - only faster.
+**The KV cache** (``LayerCache``, ``forward_with_cache``). Lesson 07's loop runs the whole context
+through every layer for each new token, although the keys and values of the tokens already there
+are exactly what they were one step before: with the causal mask, position s's key depends only on
+tokens 1..s. So each layer keeps its keys and values, and a step feeds only the newest token: its
+query, key and value, the key and value appended to the cache, attention over all of them. The work
+per new token then stays the same however long the text is, instead of growing with the context.
+The first pass over the prompt, which fills the cache, is called the prefill.
 
-The jump has a price. A sliding window (nanoGPT's) keeps the newest
-block_size characters at every step, so the model always sees a full context;
-but every key then changes position at every step, so nothing can be cached
-and each character costs a whole window through the network.
-benchmarks/context_window.py measures both on lesson 08's default model
-(seed 0, 20,000 validation characters, 2 CPU cores): greedy generation ran
-at 817 characters per second with the jump and the cache, 258 with a sliding
-window, 3.2 times slower. And the jump cost no loss here: scored with the
-context each policy gives, the characters right after a jump (16 after each)
-got 1.453 nats with half a context and 1.463 with a full sliding one. This
-model gains nothing from its oldest 64 characters; one that used long
-context more would pay for the jump in loss.
+**The window** (``generate``). Positions are learned for 0..block_size-1 only, so a text longer than
+the context cannot slide by one without every cached key landing at a wrong position. The window
+jumps instead: it keeps the newest half context and prefills again. The text is the same, token for
+token, as without the cache (the tests check it); the README's numbers section measures what the
+jump costs against a sliding window (``benchmarks/context_window.py``).
 
-**Read the code** below, in this order:
-
-1. ``next_token_probs``: the knobs above, one line each. Temperature 0 is an
-   argmax; otherwise the logits minus their maximum are divided by T (in
-   float64, so a tiny T gives greedy rather than inf/inf); top-k masks all
-   logits below the k-th largest with -inf; softmax; top-p sorts, keeps each
-   token whose likelier predecessors hold less than p, and renormalises.
-2. ``LayerCache`` and ``new_cache``: two buffers of a whole context per
-   layer, filled from the left; ``extend`` writes the new keys and values
-   after the cached ones and returns everything filled so far.
-3. ``attention_with_cache`` and ``forward_with_cache``: lesson 07's attention
-   and GPT forward pass, for the new tokens only: their positions start after
-   the cached ones, and each layer's keys and values go through its cache.
-4. ``window_start`` and ``generate``: lesson 07's ``sample`` loop with the
-   knobs and the cache - the window, the jump that drops the cache, the
-   prefill, then one new token per step.
+A BPE token may hold part of a character (an emoji is four bytes), so the text is printed through
+a decoder that waits for a character's last byte (``stream_text``).
 
 Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
          python 09_use_llm.py --interactive

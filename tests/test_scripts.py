@@ -114,6 +114,39 @@ def test_common_defines_no_network_and_says_it_is_plumbing():
         assert "lumbing" in first_line or module.name == "activations.py", f"{module.name}: {first_line}"
 
 
+def docs_pictures():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import docs_pictures
+
+    return docs_pictures
+
+
+def test_every_picture_in_docs_says_which_command_makes_it():
+    """The README's pictures come from benchmarks/docs_pictures.py, or say why they cannot (a window, MNIST)."""
+    made = docs_pictures()
+    named = {picture for _, pictures in [*made.RUNS, made.BPE_RUN] for picture in pictures} | set(made.NOT_REGENERATED)
+    assert named == {path.name for path in (ROOT / "docs").iterdir()}
+    assert all((ROOT / command[0]).is_file() for command, _ in made.RUNS)
+
+
+@pytest.mark.slow
+def test_the_first_lessons_still_write_the_pictures_docs_shows(tmp_path):
+    """A figure renamed in a lesson would leave docs/ stale: the names docs_pictures.py copies must still be made."""
+    made = docs_pictures()
+    for command, pictures in made.RUNS[:4]:  # 01-04: a few seconds each
+        result = run_script(*command, out=tmp_path)
+        assert result.returncode == 0, result.stderr
+        for picture in pictures:
+            assert (tmp_path / "figures" / picture).is_file(), f"{' '.join(command)} no longer writes {picture}"
+
+
+def test_every_lesson_docstring_fits_in_40_lines():
+    """The question, the idea and its equations, how to run it; longer explanations sit beside their code."""
+    lengths = {script: len(ast.get_docstring(ast.parse((ROOT / script).read_text())).splitlines())
+               for script in SCRIPTS}
+    assert all(n <= 40 for n in lengths.values()), {s: n for s, n in lengths.items() if n > 40}
+
+
 def test_no_lesson_is_longer_than_550_lines():
     """A lesson longer than that holds a second lesson's idea: it belongs in that lesson, or in common/."""
     lengths = {script: len((ROOT / script).read_text().splitlines()) for script in SCRIPTS}
