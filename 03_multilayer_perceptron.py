@@ -32,7 +32,8 @@ parameter p - confirms the hand-written backward pass; trust it only once that a
 PART 2 - TRAINING (sections 2-5: three problems a straight line cannot solve, then real data). The recipe
 every later lesson keeps, each piece explained beside its code: three splits (``train_on_dataset``),
 mini-batches (``train_epoch``), He initialisation (``MLP``), Adam and weight decay (``Adam``), a cosine
-schedule (``learning_rate``), random shifts (``random_shift``), train and validation loss measured alike (``fit``).
+schedule (``learning_rate``), random shifts on MNIST (``random_shift``), train and validation loss measured
+alike (``fit``).
 
 Run it:  python 03_multilayer_perceptron.py   (gradient check, XOR, a sine, moons, digits)
          python 03_multilayer_perceptron.py --dataset mnist --data-dir data/mnist
