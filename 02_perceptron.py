@@ -125,8 +125,8 @@ def xor_curvature(X: np.ndarray) -> float:
 
     Curvature is how fast the slope itself changes: near the bottom the loss is a bowl, L ~ ln 2 + c/2 t^2
     along the steepest direction t. The Hessian, the table of those second slopes for every pair of
-    parameters, is sigmoid'(0) * mean(x x^T) = X^T X / 16 here (x with a 1 for the bias); c is its largest
-    eigenvalue, the curvature along its steepest direction.
+    parameters, is sigmoid'(0) * mean(x x^T) = X^T X / 16 here (x with a 1 for the bias: entry (i, j) is the
+    mean of x_i x_j, times 1/4); c, its largest eigenvalue, is the curvature along the steepest direction.
     """
     X1 = np.c_[X, np.ones(len(X))]  # the bias as a third weight on a constant input 1
     return float(np.linalg.eigvalsh(0.25 * X1.T @ X1 / len(X)).max())

@@ -319,7 +319,7 @@ def random_shift(images: np.ndarray, shape: tuple[int, int], max_shift: int, rng
                  fill: float) -> np.ndarray:
     """Move a whole batch of flattened images by up to ``max_shift`` pixels, filling the gap with ``fill``.
 
-    Data augmentation: the network never sees a digit at exactly the same pixels twice, so it cannot
+    Data augmentation: the network seldom sees a digit at exactly the same pixels twice, so it cannot
     memorise positions and must learn shapes.
     """
     dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)

@@ -18,7 +18,7 @@ to the loss or changes training, and so every weight's gradient (``penalty`` exp
     L2 penalty:  loss + lambda * sum w^2    gradient + 2 lambda w:     a pull towards 0, strong on big weights
     L1 penalty:  loss + lambda * sum |w|    gradient + lambda sign(w): the same pull on every weight
     dropout:     hidden units zeroed at random while training (lesson 04's ``MLP``)
-The demo trains a large network on 100 digits with and without each, and a network of 2 hidden units on
+The demo trains a large network on --subset digits (100) with and without each, and a network of 2 hidden units on
 the whole training split until its loss stops falling, and says what each run did, from its own numbers.
 
 PART 3 - LOOKING BACK AT A SAVED RUN (--checkpoint): a run of lesson 04 (or a record of 03), its curves,
