@@ -326,11 +326,11 @@ def check_centre(m) -> None:
 # ----------------------------------------------------------------------------- 07
 
 
-@exercise("07.1", "windows", "a batch's inputs and targets",
+@exercise("07.1", "inputs_and_targets", "a batch's inputs and targets",
           "x[i] = ids[s : s + block_size] and y[i] = ids[s + 1 : s + 1 + block_size]; torch.stack the rows.")
 def check_windows(m) -> None:
     ids = torch.arange(100, 120)
-    x, y = m.windows(ids, torch.tensor([0, 5, 13]), 6)
+    x, y = m.inputs_and_targets(ids, torch.tensor([0, 5, 13]), 6)
     expect(x.shape == (3, 6) and torch.equal(x[1], ids[5:11]), "ids 100..119, starts [0, 5, 13], block 6",
            "x[1] = 105..110", f"shape {tuple(x.shape)}, x[1] = {x[1].tolist()}")
     expect(torch.equal(y, x + 1), "the targets y of the same call", "y = x one token later (each y is the next token)",
@@ -348,16 +348,6 @@ def check_attention(m) -> None:
     expect(got.shape == ref.shape and torch.allclose(got, ref, atol=1e-8), "q, k, v of shape (2, 5, 4)",
            "torch's scaled_dot_product_attention(is_causal=True)",
            f"shape {tuple(got.shape)}; position 0 gives {short(got[0, 0])}, torch {short(ref[0, 0])}")
-
-
-@exercise("07.3", "merge_pair", "one BPE merge",
-          "Walk with an index i: where ids[i], ids[i + 1] is the pair, append new and jump by 2, else append ids[i].")
-def check_merge(m) -> None:
-    merge = __import__("common.lessons", fromlist=["lesson"]).lesson("08_train_llm").merge
-    rng = np.random.default_rng(4)
-    for ids, pair in (([5, 5, 5], (5, 5)), ([1, 2, 3, 1, 2], (1, 2)), (rng.integers(0, 3, 40).tolist(), (1, 1))):
-        got = m.merge_pair(list(ids), pair, 9)
-        expect(got == merge(ids, pair, 9), f"merge_pair({ids}, {pair}, 9)", merge(ids, pair, 9), got)
 
 
 # ----------------------------------------------------------------------------- 08
@@ -397,6 +387,16 @@ def check_clip(m) -> None:
     small = m.clip_gradients([g * 0.01 for g in grads], 1.0)
     expect(all(torch.allclose(a, g * 0.01) for a, g in zip(small, grads)), "gradients already shorter than 1",
            "unchanged", "changed")
+
+
+@exercise("08.4", "merge_pair", "one BPE merge",
+          "Walk with an index i: where ids[i], ids[i + 1] is the pair, append new and jump by 2, else append ids[i].")
+def check_merge(m) -> None:
+    merge = __import__("common.lessons", fromlist=["lesson"]).lesson("08_train_llm").merge
+    rng = np.random.default_rng(4)
+    for ids, pair in (([5, 5, 5], (5, 5)), ([1, 2, 3, 1, 2], (1, 2)), (rng.integers(0, 3, 40).tolist(), (1, 1))):
+        got = m.merge_pair(list(ids), pair, 9)
+        expect(got == merge(ids, pair, 9), f"merge_pair({ids}, {pair}, 9)", merge(ids, pair, 9), got)
 
 
 # ----------------------------------------------------------------------------- 09

@@ -10,10 +10,14 @@ import torch
 class Value:
     """04.1 - a tiny autograd: a number that remembers how it was made, and backward() fills .grad.
 
-    Build it micrograd's way: each operation returns a new Value holding its inputs and a small function
-    that adds its inputs' gradients (the chain rule: the output's grad times the local slope). backward()
-    sets self.grad = 1, sorts every Value it depends on so that each comes after all it was made from
-    (a topological order), and calls those functions from the end. Gradients ADD UP: in b = a + a, a.grad is 2.
+    This is what PyTorch's loss.backward() does, for single numbers (micrograd, Andrej Karpathy's 100-line
+    autograd, is built this way). Each operation returns a new Value holding its inputs (``parents``) and a
+    function ``_backward`` (a do-nothing one for a plain number) that adds to each input's grad the output's
+    grad times the local slope - lesson 01's chain rule. The local slopes: for a + b, 1 for each; for a * b,
+    b for a and a for b; for tanh(a), 1 - tanh(a)^2; for exp(a), exp(a). backward() sets self.grad = 1, lists
+    every Value it depends on so that each comes after all it was made from (a topological order: a
+    depth-first visit that appends a node after visiting its parents), and calls their _backward from the
+    end of that list. Gradients ADD UP: in b = a + a, a.grad is 2.
 
     Needed: Value(3.0).data, .grad (0 until backward), a + b, a * b (also with plain numbers: a * 2, 2 + a),
     a.tanh(), a.exp(), and c.backward().
@@ -44,7 +48,10 @@ class Value:
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
     """04.2 - one PyTorch training step on a batch: zero the gradients, forward, cross-entropy loss (mean over
-    the batch), backward, step. Return the loss as a float (before the step).
+    the batch), backward, step. Return the loss as a float (the loss before the step).
+
+    x is (N, features), y (N,) class indices (not one-hot); the model returns raw scores (logits), (N, classes):
+    F.cross_entropy(logits, y) applies the softmax itself, as lesson 04's training step does.
     """
     raise NotImplementedError
 

@@ -3,9 +3,11 @@
 import torch
 
 
-def windows(ids: torch.Tensor, starts: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """07.1 - the inputs and targets of a batch: for each start s, x is ids[s : s + block_size] and y the same
-    window one token later, ids[s + 1 : s + 1 + block_size] (at every position, the token that comes next).
+def inputs_and_targets(ids: torch.Tensor, starts: torch.Tensor,
+                       block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """07.1 - the inputs and targets of a batch (what lesson 07's get_batch returns): for each start s, x is
+    ids[s : s + block_size] and y the same window one token later, ids[s + 1 : s + 1 + block_size] (at every
+    position, the token that comes next).
 
     ids (N,), starts (B,) -> x and y, both (B, block_size).
     Example: ids = [10, 11, 12, 13], starts = [0, 1], block_size 2 -> x [[10, 11], [11, 12]], y [[11, 12], [12, 13]]
@@ -17,14 +19,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     """07.2 - one causal self-attention head: softmax(q k^T / sqrt(hs)) v, where position t may look at
     positions 0..t only (itself included), never at later ones.
 
-    q, k, v: (B, T, hs) -> (B, T, hs). Mask with -inf before the softmax.
+    q, k, v: (B, T, hs) -> (B, T, hs). k^T here swaps the last two axes only: k.transpose(-2, -1), (B, hs, T),
+    so the scores are (B, T, T). Set the scores of later positions to -inf, then softmax over the last axis.
     """
     raise NotImplementedError
 
-
-def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
-    """07.3 - one BPE merge: every occurrence of ``pair`` in ``ids``, left to right, replaced by ``new``.
-
-    Example: merge_pair([1, 2, 3, 1, 2], (1, 2), 9) -> [9, 3, 9];  in [5, 5, 5], (5, 5) merges once: [9, 5]
-    """
-    raise NotImplementedError

@@ -28,3 +28,13 @@ def clip_gradients(grads: list[torch.Tensor], max_norm: float) -> list[torch.Ten
     is above max_norm, scale every gradient by max_norm / length; otherwise return them unchanged.
     """
     raise NotImplementedError
+
+
+def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
+    """08.4 - one step of byte-pair encoding (lesson 08): a text is a list of token ids, and the most frequent
+    adjacent pair becomes a new token. Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new``.
+
+    Example: merge_pair([1, 2, 3, 1, 2], (1, 2), 9) -> [9, 3, 9];  merge_pair([5, 5, 5], (5, 5), 9) -> [9, 5]
+    (left to right: the first two 5s merge, and the third has no partner left)
+    """
+    raise NotImplementedError

@@ -7,6 +7,7 @@ def top_k_probs(logits: torch.Tensor, k: int) -> torch.Tensor:
     """09.1 - softmax over the k largest logits only; every other token gets probability 0.
 
     logits (vocab,) -> probabilities (vocab,). Ties at the k-th value may all be kept.
+    Example: logits [1, 3, 2], k = 2 -> softmax of [-inf, 3, 2] = [0, 0.731, 0.269]
     """
     raise NotImplementedError
 
@@ -15,7 +16,8 @@ def top_p_probs(probs: torch.Tensor, p: float) -> torch.Tensor:
     """09.2 - nucleus sampling's cut: keep the smallest set of likeliest tokens whose probabilities add up to
     at least p, zero the rest, renormalise. The likeliest token is always kept.
 
-    Example: probs [0.5, 0.3, 0.2], p = 0.7 -> [0.625, 0.375, 0.0]  (0.5 alone is not enough; 0.5 + 0.3 is)
+    probs (vocab,), in the tokens' own order (not sorted) -> (vocab,), each token still at its own place.
+    Example: probs [0.2, 0.5, 0.3], p = 0.7 -> [0.0, 0.625, 0.375]  (0.5 alone is not enough; 0.5 + 0.3 is)
     """
     raise NotImplementedError
 

@@ -105,7 +105,7 @@ WRONG = {  # one typical mistake per exercise
     "07.1": lambda ids, starts, n: (torch.stack([ids[s:s + n] for s in starts.tolist()]),) * 2,  # y = x
     "07.2": lambda q, k, v: torch.softmax((q @ k.transpose(1, 2) / math.sqrt(q.size(-1))).masked_fill(
         torch.triu(torch.ones(q.size(1), q.size(1), dtype=torch.bool)), -1e9), dim=-1) @ v,  # the diagonal masked
-    "07.3": lambda ids, pair, new: [new if (a, b) == pair else a for a, b in zip(ids, ids[1:] + [None])],  # overlaps
+    "08.4": lambda ids, pair, new: [new if (a, b) == pair else a for a, b in zip(ids, ids[1:] + [None])],  # overlaps
     "08.1": lambda step, max_lr, min_lr, warmup, total: max_lr * step / warmup if step < warmup else
     min_lr + (max_lr - min_lr) * (1 + math.cos(math.pi * (step - warmup) / (total - warmup))) / 2,  # 0 at step 0
     "08.2": lambda nats, cpt: nats / math.log(2) * cpt,  # multiplied

@@ -5,7 +5,8 @@ import math
 import torch
 
 
-def windows(ids: torch.Tensor, starts: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def inputs_and_targets(ids: torch.Tensor, starts: torch.Tensor,
+                       block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.stack([ids[s:s + block_size] for s in starts.tolist()])
     y = torch.stack([ids[s + 1:s + 1 + block_size] for s in starts.tolist()])
     return x, y
@@ -17,14 +18,3 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     later = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True above the diagonal: the future
     return torch.softmax(scores.masked_fill(later, float("-inf")), dim=-1) @ v
 
-
-def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
-    out, i = [], 0
-    while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):
-            out.append(new)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out

@@ -21,3 +21,15 @@ def clip_gradients(grads: list[torch.Tensor], max_norm: float) -> list[torch.Ten
     if length <= max_norm:
         return grads
     return [g * (max_norm / length) for g in grads]
+
+
+def merge_pair(ids: list[int], pair: tuple[int, int], new: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
