@@ -23,12 +23,12 @@ an epoch: here an epoch is a single step (lesson 03 splits the data into mini-ba
 Why XOR fails: the perceptron says 1 exactly where w . x + b > 0, one side of a straight line. AND
 and OR each put their 1s on one side of some line; XOR wants (0,1) and (1,0) on one side and (0,0) and
 (1,1) on the other, and no straight line does that: XOR is not linearly separable. Gradient descent
-ends at w = 0, b = 0, p = 0.5 for every input: no decision at all (``explain_xor`` shows why).
+(at the default lr) ends at w = 0, b = 0, p = 0.5 for every input: no decision at all (``explain_xor``).
 Lesson 03 adds a hidden layer, which bends the boundary, and solves it.
 
 The learning rate lr sets the size of the steps; ``compare_learning_rates`` trains AND and XOR with
-the same rates, and shows where a step too large hurts and why: on XOR the weights end up jumping
-across the bottom of the loss and back, every step. Read ``train`` for Rosenblatt's original rule.
+the same rates, and shows where a step too large hurts and why: on XOR at lr 10 the weights end up
+jumping across the bottom of the loss and back, every step. Read ``train`` for Rosenblatt's original rule.
 
 Run it:  python 02_perceptron.py [--lr 1.0] [--epochs 2000] [--compare-lr 0.01 1 10]
 """

@@ -57,6 +57,7 @@ weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups  
 
 # The ladder's defaults (any flag overrides them): every rung trains for max_iters steps at this size.
 LADDER = dict(max_iters=800, batch_size=32, block_size=64, n_layer=4, n_head=4, n_embd=64, lr=1e-2)
+TIE = 0.01  # nats per character: rungs closer than this to the lowest are reported as tied with it
 EXAMPLE = "To be, or not to be"
 ODD = "Café 🙂"  # characters outside Shakespeare's alphabet
 
@@ -505,7 +506,8 @@ def main() -> None:
           f"{args.block_size} characters (AdamW, peak lr {args.lr}; the bigram table {args.bigram_lr}); "
           f"a uniform guess scores ln {len(tokenizer)} = {uniform:.3f}\n")
 
-    names, losses, rows = [], [], []
+    names, losses = [], []
+    print(f"   {'rung':<24} {'parameters':>10}  {'val loss':>8}  {'change':>8}  {'seconds':>6}")
     for name, model in ladder(config):
         torch.manual_seed(args.seed)
         start = time.perf_counter()
@@ -517,15 +519,13 @@ def main() -> None:
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
         change = f"{loss - losses[-1]:+.3f}" if losses else "-"
-        rows.append(f"   {name:<24} {params:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
-        print(rows[-1])
+        print(f"   {name:<24} {params:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
         names.append(name)
         losses.append(loss)
-    print(f"\n   {'rung':<24} {'parameters':>10}  {'val loss':>8}  {'change':>8}  {'seconds':>6}")
-    print("\n".join(rows))
-    best = min(range(len(losses)), key=losses.__getitem__)
+    lowest = [name for name, loss in zip(names, losses) if loss < min(losses) + TIE]  # closer than this: a tie
     print(f"\n   From the bigram's {losses[0]:.3f} to {losses[-1]:.3f} nats per character "
-          f"({losses[-1] - losses[0]:+.3f}); the lowest is '{names[best]}' at {losses[best]:.3f}.")
+          f"({losses[-1] - losses[0]:+.3f}); the lowest: " + " and ".join(f"'{name}'" for name in lowest)
+          + (f", within {TIE} of each other" if len(lowest) > 1 else "") + f", at {min(losses):.3f}.")
     worse = [names[i] for i in range(1, len(losses)) if losses[i] > losses[i - 1]]
     if worse:
         print(f"   Not every rung helped in {args.max_iters} steps: {', '.join(worse)} ended above the rung before it.")

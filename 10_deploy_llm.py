@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import html
 import ipaddress
 import json
 import os
@@ -190,7 +191,8 @@ def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 
     health = {"status": "ready", "parameters": model.num_parameters(), "tokenizer": tokenizer.kind,
               "vocab_size": len(tokenizer), "vocab_checksum": checksum(tokenizer), "context": model.config.block_size,
               **info}
-    page = PAGE.read_text(encoding="utf-8")
+    # The page's title names the text the checkpoint learned, not always Shakespeare.
+    page = PAGE.read_text(encoding="utf-8").replace("__TEXT__", html.escape(info.get("text") or "its text"))
 
     @app.exception_handler(RequestValidationError)
     async def explain_422(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -202,6 +202,13 @@ def test_a_tiny_temperature_or_top_p_is_greedy_not_an_overflow(client, knob):
                    if name == "message") == greedy
 
 
+def test_the_page_names_the_text_the_model_learned(deploy):
+    model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=1, n_embd=8))
+    with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), {"text": "licence <1>.txt"})) as app:
+        page = app.get("/").text
+    assert "Write like licence &lt;1&gt;.txt" in page and "Shakespeare" not in page
+
+
 def test_an_error_inside_a_generation_reaches_the_client(deploy):
     """A model gone bad (NaN weights) cannot be sampled: both endpoints say so instead of a 500 or a silent end."""
     model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=1, n_embd=8))
