@@ -192,10 +192,11 @@ def plot_jump(ax: plt.Axes, jumps: list) -> list[float]:
         return []
     lr, before, after = jumps[-1]  # the largest such rate
     X, y = logic_gate("XOR")
+    loss_at = lambda q: binary_cross_entropy(predict_proba(X, q[:2], q[2]), y)  # noqa: E731  q = (w1, w2, b)
     t = np.linspace(-0.6, 1.6, 200)
     line = before + t[:, None] * (after - before)  # (200, 3): points (w1, w2, b) on the line
-    ax.plot(t, [binary_cross_entropy(predict_proba(X, q[:2], q[2]), y) for q in line], color="C2")
-    heights = [binary_cross_entropy(predict_proba(X, q[:2], q[2]), y) for q in (before, after)]
+    ax.plot(t, [loss_at(q) for q in line], color="C2")
+    heights = [loss_at(before), loss_at(after)]
     for at, point, height, name, side in zip((0, 1), (before, after), heights, ("before", "after"), (-1, 1)):
         ax.plot(at, height, "o", color="k")
         ax.annotate(f"{name} the last step:\n(w1, w2, b) =\n({point[0]:+.2f}, {point[1]:+.2f}, {point[2]:+.2f})",

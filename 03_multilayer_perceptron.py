@@ -468,8 +468,8 @@ def train_on_dataset(data: Dataset, *, hidden: list[int], activation: str, loss:
           f"batch {batch_size}, decoupled weight decay {weight_decay}, {epochs} epochs, "
           f"{f'random shifts of up to {augment} px' if augment else 'no augmentation'};\n"
           f"   inputs standardised with mean {mean:.3f}, std {std:.3f} (training split)")
-    # In standardised units an empty pixel is (0 - mean) / std.
-    shift = augment and partial(random_shift, shape=data.image_shape, max_shift=augment, rng=rng, fill=-mean / std)
+    empty = -mean / std  # an empty pixel, 0, in standardised units: what a shift fills the gap with
+    shift = partial(random_shift, shape=data.image_shape, max_shift=augment, rng=rng, fill=empty) if augment else None
     history = fit(model, loss_fn, X_train, Y_train, X_val, Y_val, epochs=epochs, batch_size=batch_size, lr=lr,
                   weight_decay=weight_decay, rng=rng, verbose=True, augment=shift)
     weight_norm = float(np.sqrt(sum(float((W * W).sum()) for W in model.arrays()[::2])))

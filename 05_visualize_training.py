@@ -347,16 +347,16 @@ def overfit_demo(data: Dataset, *, subset: int, hidden: list[int], epochs: int, 
     results = compare_regularisers(data, subset=subset, hidden=hidden, epochs=epochs, lr=lr, seed=seed)
     print(f"   {'run':<22} {'samples':>7} {'train loss':>10} {'val loss':>8} {'lowest':>7} {'gap':>7} "
           f"{'train acc':>9} {'val acc':>7}")
-    for name, result in results.items():
-        summary = summarise(result["history"])  # not "run": that is common.cli's run(), which starts main()
+    summaries = {name: summarise(result["history"]) for name, result in results.items()}
+    for (name, result), summary in zip(results.items(), summaries.values()):
         print(f"   {name:<22} {result['n_train']:>7} {summary['train_loss']:10.4f} {summary['val_loss']:8.3f} "
               f"{summary['lowest_val_loss']:7.3f} {summary['gap']:+7.3f} {summary['train_accuracy']:9.1%} "
               f"{summary['val_accuracy']:7.1%}")
     print("   (gap = final validation loss - final train loss; lowest = lowest validation loss of the run)")
     explain_regularisers(results, len(data.X_val))
     save_figure(plot_regularisers(results, data.name), "05_overfitting")
-    names, gaps = list(results), {name: summarise(result["history"])["gap"] for name, result in results.items()}
-    shorter = sum(gaps[name] < gaps[names[0]] for name in names[1:-1])
+    names = list(summaries)
+    shorter = sum(summaries[name]["gap"] < summaries[names[0]]["gap"] for name in names[1:-1])
     print(f"   In the figure, the arrow at the right end of each loss panel is its run's gap: {shorter} of the "
           f"{len(names) - 2} regularised runs end with a shorter one than the unregularised run.")
 

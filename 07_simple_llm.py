@@ -522,10 +522,11 @@ def main() -> None:
         print(f"   {name:<24} {params:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
         names.append(name)
         losses.append(loss)
-    lowest = [name for name, loss in zip(names, losses) if loss < min(losses) + TIE]  # closer than this: a tie
+    best = min(losses)
+    lowest = [name for name, loss in zip(names, losses) if loss < best + TIE]  # closer than TIE: a tie
     print(f"\n   From the bigram's {losses[0]:.3f} to {losses[-1]:.3f} nats per character "
           f"({losses[-1] - losses[0]:+.3f}); the lowest: " + " and ".join(f"'{name}'" for name in lowest)
-          + (f", within {TIE} of each other" if len(lowest) > 1 else "") + f", at {min(losses):.3f}.")
+          + (f", within {TIE} of each other" if len(lowest) > 1 else "") + f", at {best:.3f}.")
     worse = [names[i] for i in range(1, len(losses)) if losses[i] > losses[i - 1]]
     if worse:
         print(f"   Not every rung helped in {args.max_iters} steps: {', '.join(worse)} ended above the rung before it.")

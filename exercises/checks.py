@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from common.lessons import lesson
+
 
 class Wrong(Exception):
     """An answer that does not match: the message says what was tried, expected and got."""
@@ -357,7 +359,7 @@ def check_attention(m) -> None:
           "Warm-up first: step < warmup gives max_lr * (step + 1) / warmup. After it, progress runs from 0 (step = "
           "warmup) to 1 (step = total).")
 def check_schedule(m) -> None:
-    reference = __import__("common.lessons", fromlist=["lesson"]).lesson("03_multilayer_perceptron").learning_rate
+    reference = lesson("03_multilayer_perceptron").learning_rate
     for step in (0, 1, 9, 10, 11, 60, 109, 110):
         want, got = reference(step, 1e-3, 1e-4, 10, 110), m.warmup_cosine(step, 1e-3, 1e-4, 10, 110)
         expect(abs(got - want) < 1e-12, f"step {step} (warm-up 10, total 110, 1e-3 down to 1e-4)",
@@ -392,7 +394,7 @@ def check_clip(m) -> None:
 @exercise("08.4", "merge_pair", "one BPE merge",
           "Walk with an index i: where ids[i], ids[i + 1] is the pair, append new and jump by 2, else append ids[i].")
 def check_merge(m) -> None:
-    merge = __import__("common.lessons", fromlist=["lesson"]).lesson("08_train_llm").merge
+    merge = lesson("08_train_llm").merge
     rng = np.random.default_rng(4)
     for ids, pair in (([5, 5, 5], (5, 5)), ([1, 2, 3, 1, 2], (1, 2)), (rng.integers(0, 3, 40).tolist(), (1, 1))):
         got = m.merge_pair(list(ids), pair, 9)
@@ -405,7 +407,7 @@ def check_merge(m) -> None:
 @exercise("09.1", "top_k_probs", "top-k filtering",
           "kth = torch.topk(logits, k).values[-1]; logits below kth become -inf; then softmax.")
 def check_top_k(m) -> None:
-    next_token_probs = __import__("common.lessons", fromlist=["lesson"]).lesson("09_use_llm").next_token_probs
+    next_token_probs = lesson("09_use_llm").next_token_probs
     logits = torch.tensor([1.0, 3.0, -2.0, 2.5, 0.0, 2.75])
     for k in (1, 3, 6):
         got, want = m.top_k_probs(logits, k), next_token_probs(logits, top_k=k)
