@@ -4,31 +4,28 @@ Training is done once; inference - a forward pass with the weights frozen -
 is what a model is for. Three things must match what the network saw in
 training, or its answers mean nothing:
 
-1. The architecture: rebuilt from the checkpoint's description (an MLP's
-   layer sizes, or a CNN's channels and filter size), then the saved weights
-   are loaded into it. ``torch.load(..., weights_only=True)``
-   reads tensors and plain values only; a file carrying pickled objects is
-   refused, so opening a checkpoint from someone else cannot run their code.
-2. The preprocessing: the same standardisation, x' = (x - mean) / std, with
-   the mean and std of 04's training split, stored in the checkpoint.
-3. The look of the input. A photo of a digit is not an MNIST digit. MNIST
-   digits are white on black, the digit scaled to fit a 20x20 box and placed in
-   a 28x28 image so that its centre of mass is at the centre. scikit-learn's
-   digits are 8x8, white (16) on black (0); measured on their training split,
-   the ink spans all 8 rows but only about 6 of the 8 columns, centred
-   (digits_ink_box). So a user's image is turned grayscale, inverted if its
-   background is light, cropped to the ink, scaled and centred the same way.
+1. The architecture: rebuilt from the checkpoint's description, then the
+   saved weights are loaded into it. ``torch.load(..., weights_only=True)``
+   reads tensors and plain values only, so a checkpoint from someone else
+   cannot run their code.
+2. The standardisation, x' = (x - mean) / std, with 04's training mean and std.
+3. The look of the input. A network knows only its training pictures. Shown
+   another kind - a "domain shift": a thin pen, grey paper, a shadow - it
+   cannot tell that its rules no longer hold, and answers as sure as ever,
+   often wrongly. Two things help: making the picture look like the training
+   data (``preprocess``: find the ink on any paper, drop specks, redraw the
+   strokes with the training data's pen, size and centre them as the training
+   digits were made), and training on more kinds of picture (04's random
+   shifts and turns). Where a picture stays unlike the training data (almost
+   no ink, ink at the edge, a far thinner or thicker pen, a second blob), 06
+   says so beside its answer.
 
 The output is a probability for each class, softmax(logits); the prediction
 is the most probable class, and the probability says how sure the network is
 (a network is often confidently wrong on inputs unlike its training data).
 
-With --draw you write the input yourself: a window with a canvas, and after
-each stroke the drawing goes through the same preprocessing as an image file
-and the bars show what the network makes of it. Try a digit written small,
-in a corner, slanted or thick, and compare the MLP with the CNN of
-``04 --model cnn``: the CNN has learned local shapes and was trained on
-shifted and rotated digits, so it usually stays right where the MLP wavers.
+With --draw you write the input yourself, and after each stroke the bars show
+what the network makes of it. Try a digit small, in a corner, slanted or thick.
 
 Run it:  python 06_neural_network_inference.py                    (newest checkpoint in models/)
          python 06_neural_network_inference.py --image my_digit.png
@@ -38,11 +35,14 @@ Run it:  python 06_neural_network_inference.py                    (newest checkp
 from __future__ import annotations
 
 import functools
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.widgets import Button
 from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
 
 from common import UserError
 from common.cli import add_mnist_arguments, lesson_parser, positive_int, run, seed_everything
@@ -55,6 +55,12 @@ _04 = lesson("04_neural_network_training")  # the networks it saved, rebuilt fro
 build_model, predict_proba = _04.build_model, _04.predict_proba
 
 TRAIN_COMMAND = "python 04_neural_network_training.py"
+# MNIST's pen: strokes 2.2 pixels wide in its 20-pixel box (the median over 20,000 training digits of
+# stroke_width at ink > 0.5; 2.0-2.9 from the 10th to the 90th percentile, about the same for every digit).
+MNIST_STROKE = 2.2 / 20
+# A pen this many times thinner, or thicker, than the training data's is worth a word (a stroke cannot be
+# much more than half as wide as the digit is tall, so "thicker" is reached far sooner).
+THINNER, THICKER = 5, 1.5
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}  # matplotlib's, without windows
 
 
@@ -76,15 +82,68 @@ def read_grayscale(path: Path) -> np.ndarray:
         raise UserError(f"{path}: cannot read it as an image ({error})") from None
 
 
-def to_ink_on_black(gray: np.ndarray) -> np.ndarray:
-    """Make the digit bright on a dark background, like the training data; stretch to [0, 1]."""
+def find_ink(gray: np.ndarray) -> np.ndarray:
+    """The ink, bright on 0, whatever the paper: white, grey, lit from one side or half in a shadow.
+
+    Which way round: the picture's border is paper (a digit seldom touches it), so the ink is what lies
+    beyond the border's range of brightness, below it (a pen on paper) or above it (chalk on a board).
+    Where the paper is: slide a square wider than any stroke over the picture and keep, at each pixel,
+    the brightest value under it, then the darkest of those (a "grey closing"): dark lines narrower
+    than the square vanish, and the paper stays, a shadow's edge and a lamp's gradient included.
+    The ink is 1 - picture / paper, the share of the light falling there that it swallowed: in a
+    shadow both are darker, by the same factor. It is scaled so that its strongest strokes are 1.
+    """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 0.5:  # light paper, dark ink
-        gray = 1.0 - gray
-    low, high = np.median(border if np.median(border) <= 0.5 else 1.0 - border), gray.max()
-    if high - low < 0.1:
+    low, high = np.percentile(border, [2, 98])
+    smooth = ndimage.median_filter(gray, size=3)  # one noisy pixel is not ink
+    if smooth.max() - high > low - smooth.min():  # light ink on dark paper: turn it round
+        gray, smooth = 1.0 - gray, 1.0 - smooth
+    square = max(3, round(0.25 * min(gray.shape)))  # a digit's strokes are far narrower than a quarter of it
+    paper = np.maximum(ndimage.grey_closing(smooth, size=square), 0.05)  # black paper shows no ink at all
+    strongest = float(np.max(1.0 - smooth / paper))
+    if strongest < 0.1:
         raise UserError("the image looks blank: no digit stands out from the background")
-    return np.clip((gray - low) / (high - low), 0.0, 1.0)
+    return np.clip((1.0 - gray / paper) / strongest, 0.0, 1.0)
+
+
+def keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The digit's strokes, as a mask: the largest group of touching ink pixels and any other large group
+    close to it (a 5's bar, a 4's second stroke). Specks and blobs far away are dropped.
+
+    Returns the mask, how many specks (groups under a tenth of the largest) and how many large blobs far
+    from the digit were dropped.
+    """
+    mask = ink > 0.5
+    bridge = max(1, round(0.01 * max(ink.shape)))  # join a stroke broken by a thin pen or by JPEG
+    groups, count = ndimage.label(ndimage.binary_dilation(mask, iterations=bridge), structure=np.ones((3, 3)))
+    sizes = ndimage.sum(mask, groups, index=np.arange(1, count + 1))
+    boxes = ndimage.find_objects(groups)
+    digit = boxes[int(sizes.argmax())]
+    reach = 0.5 * (digit[0].stop - digit[0].start)  # half the digit's height around its box counts as close
+
+    def close(box: tuple[slice, slice]) -> bool:
+        return all(part.start < whole.stop + reach and part.stop > whole.start - reach
+                   for part, whole in zip(box, digit))
+
+    large = sizes >= 0.1 * sizes.max()
+    near = np.array([close(box) for box in boxes])
+    kept = np.isin(groups, np.flatnonzero(large & near) + 1) & mask
+    return kept, int((~large).sum()), int((large & ~near).sum())
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """How wide the pen was, in pixels: the ink's area over its length, the length being half the outline
+    (a stroke has two sides). A line 1 pixel wide is all outline and measures 2."""
+    outline = mask & ~ndimage.binary_erosion(mask, structure=np.ones((3, 3)))
+    return 2.0 * mask.sum() / max(int(outline.sum()), 1)
+
+
+def distance_to_edge(mask: np.ndarray) -> np.ndarray:
+    """How far each pixel is from the strokes' edge: positive outside the ink, negative inside it.
+
+    A pen ``d`` pixels wider on each side draws exactly the pixels with distance <= d (thinner: d < 0).
+    """
+    return ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
 
 
 def crop_to_ink(ink: np.ndarray, threshold: float = 0.2) -> np.ndarray:
@@ -93,7 +152,7 @@ def crop_to_ink(ink: np.ndarray, threshold: float = 0.2) -> np.ndarray:
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resample with Pillow's area-averaging filter, which keeps thin strokes when shrinking."""
+    """Resample with Pillow's area-averaging filter: each new pixel is the mean of the pixels it covers."""
     scaled = Image.fromarray(image.astype(np.float32), mode="F").resize((width, height), Image.Resampling.BOX)
     return np.asarray(scaled)
 
@@ -125,13 +184,69 @@ def place(digit: np.ndarray, size: int, by_mass: bool) -> np.ndarray:
     return canvas
 
 
-def preprocess(gray: np.ndarray, dataset: str) -> np.ndarray:
-    """A user's grayscale picture -> an image that looks like the training data, values in [0, 1]."""
-    digit = crop_to_ink(to_ink_on_black(gray))
+def training_layout(strokes: np.ndarray, dataset: str) -> np.ndarray:
+    """Strokes (a mask) -> the size, place and values of the training data's pictures."""
+    digit = crop_to_ink(strokes.astype(np.float32))
     if dataset == "mnist":  # 20x20 box, centre of mass at the centre of 28x28
         return place(fit_in_box(digit, 20, 20), 28, by_mass=True)
     # scikit-learn digits: the box their ink fills, measured on the training split (its 0-16 values are our 0-1)
     return np.clip(place(fit_in_box(digit, *digits_ink_box()), 8, by_mass=False), 0.0, 1.0)
+
+
+def match_stroke_width(strokes: np.ndarray, dataset: str) -> np.ndarray:
+    """Redraw the strokes with the training data's pen, so that a thin pen keeps its ink when shrunk.
+
+    Try pens from a quarter to 16 times the one used, and keep the one most like the training data's:
+    for MNIST, strokes MNIST_STROKE of the digit's longer side wide; for the 8x8 digits, whose every
+    digit holds about the same amount of ink (digits_ink_amount), the pen that gives its 8x8 that much.
+    """
+    rows, cols = np.nonzero(strokes)
+    strokes = strokes[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    now = stroke_width(strokes)
+    pens = now * 2.0 ** np.arange(-2, 4.01, 0.25)
+    distance = distance_to_edge(np.pad(strokes, int(np.ceil((pens[-1] - now) / 2)) + 1))  # room to grow
+    redrawn = [pen for pen in (distance <= (width - now) / 2 for width in pens) if pen.any()]
+
+    def unlike_training(pen: np.ndarray) -> float:
+        if dataset == "mnist":
+            return abs(stroke_width(pen) / max(crop_to_ink(pen.astype(np.float32)).shape) - MNIST_STROKE)
+        return abs(training_layout(pen, dataset).sum() - digits_ink_amount())
+
+    return min(redrawn, key=unlike_training)
+
+
+@dataclass
+class Reading:
+    """One picture on its way to the network, step by step, and how it was unlike the training data."""
+    ink: np.ndarray  # bright ink on 0: the paper removed
+    strokes: np.ndarray  # the digit's ink only, a mask: specks and far blobs dropped
+    specks: int  # how many specks were dropped
+    pen: np.ndarray  # the strokes redrawn with the training data's pen, cropped
+    seen: np.ndarray  # what the network gets: the training data's size, layout and values
+    unlike: list[str]  # one phrase per way it differs from the training pictures
+
+
+def preprocess(gray: np.ndarray, dataset: str) -> Reading:
+    """A user's grayscale picture -> a picture that looks like the training data, values in [0, 1]."""
+    if max(gray.shape) > 1000:  # a phone photo: 1000 pixels are plenty for one digit, and far faster
+        scale = 1000 / max(gray.shape)
+        gray = resize(gray, max(1, round(gray.shape[0] * scale)), max(1, round(gray.shape[1] * scale)))
+    ink = find_ink(gray)
+    strokes, specks, blobs = keep_the_digit(ink)
+    pen = match_stroke_width(strokes, dataset)
+    reading = Reading(ink, strokes, specks, crop_to_ink(pen.astype(np.float32)), training_layout(pen, dataset), [])
+    rows, cols = np.nonzero(strokes)
+    if len(rows) < 50:
+        reading.unlike.append(f"almost no ink ({len(rows)} pixels): too small or faint to read well")
+    if rows.min() == 0 or cols.min() == 0 or rows.max() == gray.shape[0] - 1 or cols.max() == gray.shape[1] - 1:
+        reading.unlike.append("ink touches the edge: part of the digit may be cut off")
+    wider = stroke_width(pen) / stroke_width(strokes)  # how much wider the training pen is than yours
+    if wider >= THINNER or wider <= 1 / THICKER:
+        reading.unlike.append(f"strokes {max(wider, 1 / wider):.0f}x {'thinner' if wider > 1 else 'thicker'} "
+                              f"than the training digits' (redrawn to match)")
+    if blobs:
+        reading.unlike.append(f"{blobs} more large blob{'s' * (blobs > 1)} of ink away from the digit (ignored)")
+    return reading
 
 
 @functools.cache
@@ -148,6 +263,16 @@ def digits_ink_box() -> tuple[int, int]:
     return int(np.percentile(heights, 90)), int(np.percentile(widths, 90))
 
 
+@functools.cache
+def digits_ink_amount() -> float:
+    """How much ink an 8x8 training digit holds (the median of its 64 values summed, in our 0-1 scale).
+
+    About 19.5 for every digit, a 1 as much as an 8: the digits were normalised that way (a 1's
+    strokes are wider), so the amount of ink says how wide the pen was, whatever the digit.
+    """
+    return float(np.median(load_digits_dataset(0).X_train.sum(axis=1)))
+
+
 # ----------------------------------------------------------------------------- predictions
 
 
@@ -157,10 +282,18 @@ def standardise(X: np.ndarray, checkpoint: dict) -> np.ndarray:
     return (X - norm["mean"]) / norm["std"]
 
 
-def read_pictures(model, checkpoint: dict, pictures: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Grayscale pictures -> what the network sees (preprocessed like its training data) and its probabilities."""
-    seen = np.stack([preprocess(picture, checkpoint["dataset"]) for picture in pictures])
-    return seen, predict_proba(model, standardise(seen.reshape(len(seen), -1), checkpoint))
+def read_pictures(model, checkpoint: dict, pictures: list[np.ndarray],
+                  names: list[str] | None = None) -> tuple[list[Reading], np.ndarray]:
+    """Grayscale pictures -> each one's way to the network (preprocessed like its training data) and its
+    probabilities. ``names`` say which picture a refusal (a blank one) is about."""
+    readings = []
+    for name, picture in zip(names or [None] * len(pictures), pictures):
+        try:
+            readings.append(preprocess(picture, checkpoint["dataset"]))
+        except UserError as error:
+            raise UserError(f"{name}: {error}" if name else str(error)) from None
+    seen = np.stack([reading.seen for reading in readings])
+    return readings, predict_proba(model, standardise(seen.reshape(len(seen), -1), checkpoint))
 
 
 def top_k(probabilities: np.ndarray, class_names: list[str], k: int = 3) -> str:
@@ -220,23 +353,28 @@ def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
     shape, names = checkpoint["input_shape"], checkpoint["class_names"]
     print(f"\nYour images, preprocessed like {checkpoint['dataset']} ({shape[0]}x{shape[1]}):")
     originals = [read_grayscale(path) for path in paths]
-    for path, original in zip(paths, originals):
-        try:
-            to_ink_on_black(original)  # a blank picture: say which of the files it is
-        except UserError as error:
-            raise UserError(f"{path}: {error}") from None
-    processed, probabilities = read_pictures(model, checkpoint, originals)
-    for path, p in zip(paths, probabilities):
+    readings, probabilities = read_pictures(model, checkpoint, originals, [str(path) for path in paths])
+    for path, reading, p in zip(paths, readings, probabilities):
         best = int(p.argmax())
         print(f"   {path.name}: {names[best]} ({p[best]:.1%})   top 3: {top_k(p, names)}")
-    fig, axes = plt.subplots(len(paths), 2, figsize=(5.5, 2.6 * len(paths)), squeeze=False)
-    for (ax_in, ax_out), path, original, image, p in zip(axes, paths, originals, processed, probabilities):
-        ax_in.imshow(original, cmap="gray", vmin=0, vmax=1)
-        ax_in.set_title(path.name, fontsize=9)
-        ax_out.imshow(image, cmap="gray", vmin=0, vmax=1)
-        ax_out.set_title(f"as the network sees it: {names[int(p.argmax())]} ({p.max():.0%})", fontsize=9)
-        for ax in (ax_in, ax_out):
-            ax.axis("off")
+        if reading.unlike:
+            print(f"      unlike the training digits: {'; '.join(reading.unlike)}")
+    steps = ("your picture", "the ink (paper removed)", "the digit's ink", "redrawn with the\ntraining data's pen",
+             f"as the network\nsees it ({shape[0]}x{shape[1]})")
+    fig, axes = plt.subplots(len(paths), 6, figsize=(13, 2.4 * len(paths)), squeeze=False,
+                             width_ratios=[1, 1, 1, 1, 1, 1.5])
+    for i, (row, path, original, reading, p) in enumerate(zip(axes, paths, originals, readings, probabilities)):
+        for ax, picture, step in zip(row, (original, reading.ink, reading.strokes, reading.pen, reading.seen), steps):
+            ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set(xticks=[], yticks=[], title=step if i == 0 else "")
+        row[0].set_ylabel(path.name, fontsize=9)
+        row[2].set_xlabel(f"{reading.specks} speck{'s' * (reading.specks != 1)} dropped", fontsize=8)
+        best = np.argsort(p)[::-1][:3][::-1]  # the likeliest at the top
+        bars = row[5].barh([names[k] for k in best], p[best], color=["C0", "C0", "C2"])
+        row[5].bar_label(bars, labels=[f"{p[k]:.1%}" for k in best], fontsize=8, padding=2)
+        row[5].set(xlim=(0, 1.25), xticks=[0, 0.5, 1], title="top 3 probabilities" if i == 0 else "")
+        row[5].set_xlabel(textwrap.fill("; ".join(reading.unlike), 45) if reading.unlike else "", fontsize=7)
+    fig.suptitle("Your pictures on their way to the network, one step per column", fontsize=11)
     fig.tight_layout()
     save_figure(fig, "06_your_images")
 
@@ -327,14 +465,15 @@ class DrawingPad:
     def read(self) -> None:
         """Preprocess the drawing as an image file would be, predict, and redraw the picture and the bars."""
         try:
-            (seen,), (probabilities,) = read_pictures(self.model, self.checkpoint, [1.0 - self.ink])
+            (reading,), (probabilities,) = read_pictures(self.model, self.checkpoint, [1.0 - self.ink])
         except UserError:  # nothing drawn (yet, or any more)
             seen, probabilities = np.zeros(self.shape), np.zeros(len(self.names))
             self.ax_bars.set_title("draw a digit")
         else:
-            best = int(probabilities.argmax())
+            seen, best = reading.seen, int(probabilities.argmax())
             self.ax_bars.set_title(f"the network reads {self.names[best]} ({probabilities[best]:.1%})")
-            print(f"   stroke {self.strokes}: {top_k(probabilities, self.names)}")
+            print(f"   stroke {self.strokes}: {top_k(probabilities, self.names)}"
+                  + "".join(f"   ({note})" for note in reading.unlike))
         self.seen_image.set_data(seen)
         for k, (bar, p) in enumerate(zip(self.bars, probabilities)):
             bar.set_height(p)

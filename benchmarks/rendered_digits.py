@@ -74,7 +74,8 @@ def rendered_set() -> tuple[list[dict], np.ndarray, list[np.ndarray]]:
 def predict(checkpoint_path: Path, pictures: list[np.ndarray], lesson06) -> tuple[np.ndarray, np.ndarray]:
     """The checkpoint's network's answer for each picture, and what it sees: exactly as ``06 --image`` reads."""
     checkpoint = load_checkpoint(checkpoint_path)
-    seen, probabilities = lesson06.read_pictures(build_model(checkpoint), checkpoint, pictures)
+    readings, probabilities = lesson06.read_pictures(build_model(checkpoint), checkpoint, pictures)
+    seen = np.stack([reading.seen for reading in readings])
     return probabilities.argmax(1), seen
 
 
