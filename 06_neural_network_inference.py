@@ -193,26 +193,32 @@ def training_layout(strokes: np.ndarray, dataset: str) -> np.ndarray:
     return np.clip(place(fit_in_box(digit, *digits_ink_box()), 8, by_mass=False), 0.0, 1.0)
 
 
-def match_stroke_width(strokes: np.ndarray, dataset: str) -> np.ndarray:
+def match_stroke_width(strokes: np.ndarray, dataset: str) -> tuple[np.ndarray, float]:
     """Redraw the strokes with the training data's pen, so that a thin pen keeps its ink when shrunk.
 
-    Try pens from a quarter to 16 times the one used, and keep the one most like the training data's:
+    Try pens from a quarter to 16 times the one used, and pick the one most like the training data's:
     for MNIST, strokes MNIST_STROKE of the digit's longer side wide; for the 8x8 digits, whose every
     digit holds about the same amount of ink (digits_ink_amount), the pen that gives its 8x8 that much.
+    A thinner pen is never used: thinning erases the thin parts of a stroke (a bold font's hairlines).
+    Returns the strokes and how many times wider the training data's pen is than the one used.
     """
     rows, cols = np.nonzero(strokes)
     strokes = strokes[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     now = stroke_width(strokes)
     pens = now * 2.0 ** np.arange(-2, 4.01, 0.25)
     distance = distance_to_edge(np.pad(strokes, int(np.ceil((pens[-1] - now) / 2)) + 1))  # room to grow
-    redrawn = [pen for pen in (distance <= (width - now) / 2 for width in pens) if pen.any()]
+    redrawn = [(pen, distance <= (pen - now) / 2) for pen in pens]
 
-    def unlike_training(pen: np.ndarray) -> float:
+    def unlike_training(candidate: tuple[float, np.ndarray]) -> float:
+        drawn = candidate[1]
+        if not drawn.any():
+            return np.inf
         if dataset == "mnist":
-            return abs(stroke_width(pen) / max(crop_to_ink(pen.astype(np.float32)).shape) - MNIST_STROKE)
-        return abs(training_layout(pen, dataset).sum() - digits_ink_amount())
+            return abs(stroke_width(drawn) / max(crop_to_ink(drawn.astype(np.float32)).shape) - MNIST_STROKE)
+        return abs(training_layout(drawn, dataset).sum() - digits_ink_amount())
 
-    return min(redrawn, key=unlike_training)
+    pen, drawn = min(redrawn, key=unlike_training)
+    return (drawn if pen >= now else distance <= 0), pen / now
 
 
 @dataclass
@@ -233,17 +239,17 @@ def preprocess(gray: np.ndarray, dataset: str) -> Reading:
         gray = resize(gray, max(1, round(gray.shape[0] * scale)), max(1, round(gray.shape[1] * scale)))
     ink = find_ink(gray)
     strokes, specks, blobs = keep_the_digit(ink)
-    pen = match_stroke_width(strokes, dataset)
+    pen, wider = match_stroke_width(strokes, dataset)  # wider: how much wider the training pen is than yours
     reading = Reading(ink, strokes, specks, crop_to_ink(pen.astype(np.float32)), training_layout(pen, dataset), [])
     rows, cols = np.nonzero(strokes)
     if len(rows) < 50:
         reading.unlike.append(f"almost no ink ({len(rows)} pixels): too small or faint to read well")
     if rows.min() == 0 or cols.min() == 0 or rows.max() == gray.shape[0] - 1 or cols.max() == gray.shape[1] - 1:
         reading.unlike.append("ink touches the edge: part of the digit may be cut off")
-    wider = stroke_width(pen) / stroke_width(strokes)  # how much wider the training pen is than yours
-    if wider >= THINNER or wider <= 1 / THICKER:
-        reading.unlike.append(f"strokes {max(wider, 1 / wider):.0f}x {'thinner' if wider > 1 else 'thicker'} "
-                              f"than the training digits' (redrawn to match)")
+    if wider >= THINNER:
+        reading.unlike.append(f"strokes {wider:.0f}x thinner than the training digits' (redrawn to match)")
+    if wider <= 1 / THICKER:
+        reading.unlike.append(f"strokes {1 / wider:.1f}x thicker than the training digits' (kept)")
     if blobs:
         reading.unlike.append(f"{blobs} more large blob{'s' * (blobs > 1)} of ink away from the digit (ignored)")
     return reading

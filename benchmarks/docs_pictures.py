@@ -20,10 +20,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import learner_digits
 from lessons import ROOT
 from targets import run_lesson
 
 DOCS = ROOT / "docs"
+EXAMPLES = "<learner_digits.EXAMPLES>"  # a few of the learner-like pictures, written at run time
 RUNS = [  # (the lesson and its flags, the figures of that run the README shows), in a learner's order
     (["01_neuron_activation.py"], ["01_activations.png"]),
     (["02_perceptron.py"], ["02_perceptron_gates.png"]),
@@ -31,7 +33,7 @@ RUNS = [  # (the lesson and its flags, the figures of that run the README shows)
     (["04_neural_network_training.py"], ["04_mlp_digits_confusion_matrix.png"]),
     (["05_visualize_training.py"], ["05_training.gif"]),
     (["05_visualize_training.py", "--demo", "overfit"], ["05_overfitting.png"]),
-    (["06_neural_network_inference.py"], []),
+    (["06_neural_network_inference.py", "--image", EXAMPLES], ["06_your_images.png"]),
     (["07_simple_llm.py"], ["07_ladder.png", "07_attention.png"]),
     (["08_train_llm.py"], ["08_tinyshakespeare_loss_curves.png"]),
     (["09_use_llm.py"], ["09_sampling_knobs.png"]),
@@ -40,7 +42,6 @@ RUNS = [  # (the lesson and its flags, the figures of that run the README shows)
 BPE_RUN = (["08_train_llm.py", "--tokenizer", "bpe"], ["08_tinyshakespeare_bpe_loss_curves.png"])
 NOT_REGENERATED = {
     "03_mnist_loss_comparison.png": "03 --dataset mnist, then again with --loss mse --activation sigmoid (MNIST)",
-    "06_your_images.png": "06 --image on a learner's pictures, with an MNIST checkpoint of 04",
     "06_draw.png": "06 --draw: a window, drawn in by hand",
     "10_browser_page.png": "a browser's screenshot of 10's page",
     "10_page_one_generation.png": "a browser's screenshot of 10's page during a run",
@@ -59,8 +60,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
         print(f"{'command':<60} {'wall s':>7}  pictures copied into docs/")
+        examples = [str(path) for path in learner_digits.write_examples(out / "pictures")]
         for command, pictures in runs:
-            seconds = run_lesson(*command, out=out)
+            expanded = [part for arg in command for part in (examples if arg == EXAMPLES else [arg])]
+            seconds = run_lesson(*expanded, out=out)
             for picture in pictures:
                 made = out / "figures" / picture
                 if not made.is_file():

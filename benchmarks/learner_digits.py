@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from pathlib import Path
 
 import numpy as np
 from lessons import load_lesson  # also puts the repository root on sys.path
@@ -163,6 +164,21 @@ def learner_set(seed: int, per_digit: int = 3) -> tuple[list[str], np.ndarray, l
                 kinds.append(kind)
                 labels.append(digit)
     return kinds, np.array(labels), pictures
+
+
+EXAMPLES = [(7, "thin pen", "thin_pen_7.png"), (2, "specks", "specks_2.jpg"), (4, "light gradient", "lamp_4.png"),
+            (5, "shadow", "shadow_5.png"), (3, "small in a photo", "photo_3.jpg"), (8, "light on dark", "chalk_8.png")]
+
+
+def write_examples(folder: Path) -> list[Path]:
+    """A few pictures of the set as image files, for ``06 --image`` (the README's picture is made from them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for digit, kind, name in EXAMPLES:
+        picture = draw(digit, kind, np.random.default_rng(digit))
+        Image.fromarray(np.uint8(np.round(255 * picture))).save(folder / name)
+        paths.append(folder / name)
+    return paths
 
 
 def plot_examples(kinds: list[str], labels: np.ndarray, pictures: list[np.ndarray],
