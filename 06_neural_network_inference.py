@@ -376,7 +376,7 @@ def predict_user_images(model, checkpoint: dict, paths: list[Path]) -> None:
         row[0].set_ylabel(path.name, fontsize=9)
         row[2].set_xlabel(f"{reading.specks} speck{'s' * (reading.specks != 1)} dropped", fontsize=8)
         best = np.argsort(p)[::-1][:3][::-1]  # the likeliest at the top
-        bars = row[5].barh([names[k] for k in best], p[best], color=["C0", "C0", "C2"])
+        bars = row[5].barh([names[k] for k in best], p[best], color="C0")
         row[5].bar_label(bars, labels=[f"{p[k]:.1%}" for k in best], fontsize=8, padding=2)
         row[5].set(xlim=(0, 1.25), xticks=[0, 0.5, 1], title="top 3 probabilities" if i == 0 else "")
         row[5].set_xlabel(textwrap.fill("; ".join(reading.unlike), 45) if reading.unlike else "", fontsize=7)

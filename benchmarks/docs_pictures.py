@@ -45,7 +45,9 @@ NOT_REGENERATED = {
     "06_draw.png": "06 --draw: a window, drawn in by hand",
     "10_browser_page.png": "a browser's screenshot of 10's page",
     "10_page_one_generation.png": "a browser's screenshot of 10's page during a run",
-    "bench_rendered_digits.png": "python benchmarks/targets.py --data-dir data/mnist (MNIST)",
+    "bench_rendered_digits.png": "python benchmarks/rendered_digits.py models/04_mlp_mnist.pt models/04_cnn_mnist.pt",
+    "bench_learner_digits.png": "python benchmarks/learner_digits.py models/04_mlp_digits.pt models/04_mlp_mnist.pt "
+                                "models/04_cnn_mnist.pt --seed 1 (MNIST checkpoints)",
 }
 
 
