@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from lessons import load_lesson  # also puts the repository root on sys.path
 from PIL import Image, ImageDraw, ImageFilter
+from rendered_digits import plot_readings
 
 from common.checkpoints import load_checkpoint
 from common.cli import run
@@ -186,21 +187,7 @@ def plot_examples(kinds: list[str], labels: np.ndarray, pictures: list[np.ndarra
     """One picture of every kind (of another digit each time), and what each network sees of it and answers."""
     per_digit = kinds.count(kinds[0]) // 10
     chosen = [kinds.index(kind) + (k % 10) * per_digit for k, kind in enumerate(KINDS)]
-    fig, axes = plt.subplots(1 + len(seen), len(chosen), figsize=(1.3 * len(chosen), 1.55 * (1 + len(seen))))
-    for column, i in enumerate(chosen):
-        axes[0, column].imshow(pictures[i], cmap="gray", vmin=0, vmax=1)
-        axes[0, column].set_title(kinds[i], fontsize=7)
-        for row, name in enumerate(seen, start=1):
-            axes[row, column].imshow(seen[name][i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            answer = predicted[name][i]
-            axes[row, column].set_title(f"{name}: {answer}", fontsize=6.5,
-                                        color="green" if answer == labels[i] else "red")
-    for ax in axes.ravel():
-        ax.axis("off")
-    fig.suptitle("A learner's kinds of picture (top) and each network's view of it and answer: green = right, "
-                 "red = wrong", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return plot_readings(chosen, list(KINDS), labels, pictures, seen, predicted, "A learner's kinds of picture (top)")
 
 
 def main() -> None:

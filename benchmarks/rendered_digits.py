@@ -86,6 +86,25 @@ def breakdown(correct: np.ndarray, cases: list[dict], key: str) -> dict:
             for value in values}
 
 
+def plot_readings(chosen: list[int], titles: list[str], labels: np.ndarray, pictures: list[np.ndarray],
+                  seen: dict[str, np.ndarray], predicted: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """The chosen pictures (top row, each with its title), and each as every network sees it and reads it."""
+    fig, axes = plt.subplots(1 + len(seen), len(chosen), figsize=(1.3 * len(chosen), 1.55 * (1 + len(seen))))
+    for column, i in enumerate(chosen):
+        axes[0, column].imshow(pictures[i], cmap="gray", vmin=0, vmax=1)
+        axes[0, column].set_title(titles[column], fontsize=6.5)
+        for row, name in enumerate(seen, start=1):
+            axes[row, column].imshow(seen[name][i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            answer = predicted[name][i]
+            right = answer == labels[i]
+            axes[row, column].set_title(f"{name}: {answer}", fontsize=6.5, color="green" if right else "red")
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(f"{title} and each network's view of it and answer: green = right, red = wrong", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_examples(cases: list[dict], labels: np.ndarray, pictures: list[np.ndarray], seen: dict[str, np.ndarray],
                   predicted: dict[str, np.ndarray]) -> plt.Figure:
     """Rendered pictures, and each as every network sees it; mostly ones some network got wrong."""
@@ -93,20 +112,9 @@ def plot_examples(cases: list[dict], labels: np.ndarray, pictures: list[np.ndarr
     missed = np.flatnonzero(np.any([p != labels for p in predicted.values()], axis=0))
     chosen = np.concatenate([rng.choice(missed, size=min(8, len(missed)), replace=False),
                              rng.choice(len(cases), size=12 - min(8, len(missed)), replace=False)])
-    fig, axes = plt.subplots(1 + len(seen), len(chosen), figsize=(1.25 * len(chosen), 1.5 * (1 + len(seen))))
-    for column, i in enumerate(chosen):
-        axes[0, column].imshow(pictures[i], cmap="gray", vmin=0, vmax=1)
-        axes[0, column].set_title(f"{cases[i]['font']}\n{cases[i]['position']}", fontsize=6)
-        for row, name in enumerate(seen, start=1):
-            axes[row, column].imshow(seen[name][i], cmap="gray_r", vmin=0, vmax=1)
-            answer = predicted[name][i]
-            axes[row, column].set_title(f"{name}: {answer}", fontsize=7, color="green" if answer == labels[i] else "red")
-    for ax in axes.ravel():
-        ax.axis("off")
-    fig.suptitle("Rendered digits (top; mostly ones some network misread) and each network's reading of what it "
-                 "sees: green = right, red = wrong", fontsize=9)
-    fig.tight_layout()
-    return fig
+    titles = [f"{cases[i]['font']}\n{cases[i]['position']}" for i in chosen]
+    return plot_readings(list(chosen), titles, labels, pictures, seen, predicted,
+                         "Rendered digits (top; mostly ones some network misread)")
 
 
 def report(predicted: dict[str, np.ndarray], cases: list[dict], labels: np.ndarray) -> None:
