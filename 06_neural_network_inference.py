@@ -56,12 +56,15 @@ build_model, predict_proba = _04.build_model, _04.predict_proba
 
 TRAIN_COMMAND = "python 04_neural_network_training.py"
 # MNIST's pen: strokes 2.2 pixels wide in its 20-pixel box (the median over 20,000 training digits of
-# stroke_width at ink > 0.5; 2.0-2.9 from the 10th to the 90th percentile, about the same for every digit).
+# stroke_width, below, at ink > 0.5; a tenth of them measure under 2.0 and a tenth over 2.9, whatever the digit).
 MNIST_STROKE = 2.2 / 20
-# A pen this many times thinner, or thicker, than the training data's is worth a word (a stroke cannot be
+# A pen this many times thinner, or thicker, than the training data's gets a warning (a stroke cannot be
 # much more than half as wide as the digit is tall, so "thicker" is reached far sooner).
 THINNER, THICKER = 5, 1.5
 FILE_ONLY_BACKENDS = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}  # matplotlib's, without windows
+
+
+# ----------------------------------------------------------------------------- preprocessing: like the training data
 
 
 def read_grayscale(path: Path) -> np.ndarray:
@@ -88,18 +91,18 @@ def find_ink(gray: np.ndarray) -> np.ndarray:
     Which way round: the picture's border is paper (a digit seldom touches it), so the ink is what lies
     beyond the border's range of brightness, below it (a pen on paper) or above it (chalk on a board).
     Where the paper is: slide a square wider than any stroke over the picture and keep, at each pixel,
-    the brightest value under it, then the darkest of those (a "grey closing"): dark lines narrower
+    the brightest value under it, then slide it again keeping the darkest (a "grey closing"): dark lines narrower
     than the square vanish, and the paper stays, a shadow's edge and a lamp's gradient included.
     The ink is 1 - picture / paper, the share of the light falling there that it swallowed: in a
     shadow both are darker, by the same factor. It is scaled so that its strongest strokes are 1.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    low, high = np.percentile(border, [2, 98])
-    smooth = ndimage.median_filter(gray, size=3)  # one noisy pixel is not ink
+    low, high = np.percentile(border, [2, 98])  # the border's darkest and brightest, but for 2% at each end
+    smooth = ndimage.median_filter(gray, size=3)  # each pixel the middle value of its 3x3: one noisy pixel is not ink
     if smooth.max() - high > low - smooth.min():  # light ink on dark paper: turn it round
         gray, smooth = 1.0 - gray, 1.0 - smooth
     square = max(3, round(0.25 * min(gray.shape)))  # a digit's strokes are far narrower than a quarter of it
-    paper = np.maximum(ndimage.grey_closing(smooth, size=square), 0.05)  # black paper shows no ink at all
+    paper = np.maximum(ndimage.grey_closing(smooth, size=square), 0.05)  # never divide by 0 (black paper shows no ink)
     strongest = float(np.max(1.0 - smooth / paper))
     if strongest < 0.1:
         raise UserError("the image looks blank: no digit stands out from the background")
@@ -113,8 +116,9 @@ def keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, int, int]:
     Returns the mask, how many specks (groups under a tenth of the largest) and how many large blobs far
     from the digit were dropped.
     """
-    mask = ink > 0.5
+    mask = ink > 0.5  # True where there is ink
     bridge = max(1, round(0.01 * max(ink.shape)))  # join a stroke broken by a thin pen or by JPEG
+    # Grow the ink by `bridge` pixels, then number each group of touching pixels (diagonal neighbours touch).
     groups, count = ndimage.label(ndimage.binary_dilation(mask, iterations=bridge), structure=np.ones((3, 3)))
     sizes = ndimage.sum(mask, groups, index=np.arange(1, count + 1))
     boxes = ndimage.find_objects(groups)
@@ -133,16 +137,15 @@ def keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 def stroke_width(mask: np.ndarray) -> float:
     """How wide the pen was, in pixels: the ink's area over its length, the length being half the outline
-    (a stroke has two sides). A line 1 pixel wide is all outline and measures 2."""
-    outline = mask & ~ndimage.binary_erosion(mask, structure=np.ones((3, 3)))
+    (a stroke has two sides). Right from 2 pixels up: a line 1 pixel wide is all outline and measures 2."""
+    outline = mask & ~ndimage.binary_erosion(mask, structure=np.ones((3, 3)))  # ink pixels that touch paper
     return 2.0 * mask.sum() / max(int(outline.sum()), 1)
 
 
 def distance_to_edge(mask: np.ndarray) -> np.ndarray:
-    """How far each pixel is from the strokes' edge: positive outside the ink, negative inside it.
-
-    A pen ``d`` pixels wider on each side draws exactly the pixels with distance <= d (thinner: d < 0).
-    """
+    """How far each pixel is from the strokes' edge: positive outside the ink, negative inside it (the
+    straight-line distance to the nearest pixel of the other kind). A pen about ``d`` pixels wider on each
+    side draws the pixels with distance <= d; thinner, d < 0."""
     return ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
 
 
@@ -184,6 +187,30 @@ def place(digit: np.ndarray, size: int, by_mass: bool) -> np.ndarray:
     return canvas
 
 
+@functools.cache
+def digits_ink_box() -> tuple[int, int]:
+    """Height and width of the 8x8 digits' ink, measured on their training split (90th percentiles).
+
+    Their ink spans all 8 rows but only 5 or 6 of the 8 columns, centred: column 0 is inked in
+    fewer than 1 in 500 training images. A drawing stretched across all 8 columns would look
+    like nothing the network was trained on.
+    """
+    images = load_digits_dataset(0).X_train.reshape(-1, 8, 8)
+    ink = images > 0.2 * images.max(axis=(1, 2), keepdims=True)
+    heights, widths = ink.any(axis=2).sum(axis=1), ink.any(axis=1).sum(axis=1)
+    return int(np.percentile(heights, 90)), int(np.percentile(widths, 90))
+
+
+@functools.cache
+def digits_ink_amount() -> float:
+    """How much ink an 8x8 training digit holds (the median of its 64 values summed, in our 0-1 scale).
+
+    About 19.5 for every digit, a 1 as much as an 8: the digits were normalised that way (a 1's
+    strokes are wider), so the amount of ink says how wide the pen was, whatever the digit.
+    """
+    return float(np.median(load_digits_dataset(0).X_train.sum(axis=1)))
+
+
 def training_layout(strokes: np.ndarray, dataset: str) -> np.ndarray:
     """Strokes (a mask) -> the size, place and values of the training data's pictures."""
     digit = crop_to_ink(strokes.astype(np.float32))
@@ -218,7 +245,7 @@ def match_stroke_width(strokes: np.ndarray, dataset: str) -> tuple[np.ndarray, f
         return abs(training_layout(drawn, dataset).sum() - digits_ink_amount())
 
     pen, drawn = min(redrawn, key=unlike_training)
-    return (drawn if pen >= now else distance <= 0), pen / now
+    return (drawn if pen >= now else distance <= 0), pen / now  # a thinner pen won: your own strokes, kept
 
 
 @dataclass
@@ -227,13 +254,14 @@ class Reading:
     ink: np.ndarray  # bright ink on 0: the paper removed
     strokes: np.ndarray  # the digit's ink only, a mask: specks and far blobs dropped
     specks: int  # how many specks were dropped
-    pen: np.ndarray  # the strokes redrawn with the training data's pen, cropped
-    seen: np.ndarray  # what the network gets: the training data's size, layout and values
+    pen: np.ndarray  # the strokes redrawn with the training data's pen (kept, if yours is thicker), cropped
+    seen: np.ndarray  # what the network gets, before standardising: the training data's size, layout, values
     unlike: list[str]  # one phrase per way it differs from the training pictures
 
 
 def preprocess(gray: np.ndarray, dataset: str) -> Reading:
-    """A user's grayscale picture -> a picture that looks like the training data, values in [0, 1]."""
+    """A user's grayscale picture -> each step's picture (``seen`` looks like the training data), and how it
+    stays unlike them."""
     if max(gray.shape) > 1000:  # a phone photo: 1000 pixels are plenty for one digit, and far faster
         scale = 1000 / max(gray.shape)
         gray = resize(gray, max(1, round(gray.shape[0] * scale)), max(1, round(gray.shape[1] * scale)))
@@ -253,30 +281,6 @@ def preprocess(gray: np.ndarray, dataset: str) -> Reading:
     if blobs:
         reading.unlike.append(f"{blobs} more large blob{'s' * (blobs > 1)} of ink away from the digit (ignored)")
     return reading
-
-
-@functools.cache
-def digits_ink_box() -> tuple[int, int]:
-    """Height and width of the 8x8 digits' ink, measured on their training split (90th percentiles).
-
-    Their ink spans all 8 rows but only 5 or 6 of the 8 columns, centred: column 0 is inked in
-    fewer than 1 in 500 training images. A drawing stretched across all 8 columns would look
-    like nothing the network was trained on.
-    """
-    images = load_digits_dataset(0).X_train.reshape(-1, 8, 8)
-    ink = images > 0.2 * images.max(axis=(1, 2), keepdims=True)
-    heights, widths = ink.any(axis=2).sum(axis=1), ink.any(axis=1).sum(axis=1)
-    return int(np.percentile(heights, 90)), int(np.percentile(widths, 90))
-
-
-@functools.cache
-def digits_ink_amount() -> float:
-    """How much ink an 8x8 training digit holds (the median of its 64 values summed, in our 0-1 scale).
-
-    About 19.5 for every digit, a 1 as much as an 8: the digits were normalised that way (a 1's
-    strokes are wider), so the amount of ink says how wide the pen was, whatever the digit.
-    """
-    return float(np.median(load_digits_dataset(0).X_train.sum(axis=1)))
 
 
 # ----------------------------------------------------------------------------- predictions

@@ -22,7 +22,9 @@ one before it (the run says which did not), and lesson 08 trains the GPT properl
        weights = softmax(scores, along s),   out = weights V
 3. Multi-head: several smaller heads side by side, each free to look for something else.
 4. + Feed-forward: a small MLP on every position, to compute with what attention gathered.
-5. + Residual connections and LayerNorm: x + f(LayerNorm(x)) instead of f(x).
+5. + Residual connections and LayerNorm: x + f(LayerNorm(x)) instead of f(x). This rung is lesson 08's
+   GPT with one block, so it also brings the GPT's last LayerNorm (ln_f) and biases on q, k and v, and
+   computes the same attention with PyTorch's fused kernel.
 6. A GPT: n_layer such blocks stacked, a last LayerNorm, and the read-out to logits (lm_head).
 
 Rungs 5 and 6 are the GPT that lessons 08-10 train, sample from and serve, one screen per piece below:
@@ -50,7 +52,7 @@ from common.cli import add_gpt_arguments, lesson_parser, parse_gpt_args, positiv
 from common.devices import check_fits
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_attention_maps, plot_ladder, save_figure, show_or_close
-from common.text import read_text, split_text
+from common.text import attention_line, read_text, split_text
 
 learning_rate = lesson("03_multilayer_perceptron").learning_rate  # 03's cosine, here after a warm-up
 weight_decay_groups = lesson("04_neural_network_training").weight_decay_groups  # weight matrices decay, nothing else
@@ -119,8 +121,7 @@ def get_batch(ids: torch.Tensor, batch_size: int, block_size: int,
 
 
 def windows(ids: torch.Tensor, block_size: int, max_windows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``ids`` cut into consecutive, non-overlapping windows: a fixed evaluation set (or ``max_windows`` of
-    them, evenly spread over the text)."""
+    """``ids`` cut into consecutive windows: a fixed evaluation set (or ``max_windows`` of them, spread out)."""
     n = (len(ids) - 1) // block_size
     x = ids[: n * block_size].view(n, block_size)
     y = ids[1 : n * block_size + 1].view(n, block_size)
@@ -140,11 +141,10 @@ def evaluate(model: nn.Module, ids: torch.Tensor, block_size: int, chars: torch.
              max_windows: int | None = None, batch_size: int = 64) -> Score:
     """Cross-entropy over the windows of ``ids``, in eval mode (dropout off), per token and per character.
 
-    The same tokens every time, so two evaluations differ only because the model did - unlike an estimate
-    from a few random batches. Without ``max_windows`` every token after the first is predicted once (the
-    tail that fills no whole window in one shorter window). ``chars`` holds each token's number of characters:
-    the total nats divided by the characters predicted, and by ln 2, is bits per character, the same measure
-    for a model of characters and one of lesson 08's BPE tokens. Without it every token is one character.
+    The same tokens every time, so two evaluations differ only because the model did. Without ``max_windows``
+    every token after the first is predicted once (the tail in one shorter window). ``chars``: each token's
+    number of characters; the total nats over the characters predicted, and over ln 2, is bits per character,
+    the same measure for characters and lesson 08's BPE tokens. Without it every token is one character.
     """
     was_training = model.training
     model.eval()
@@ -195,8 +195,7 @@ class Head(nn.Module):
 
     Each position emits a query q_t ("what am I looking for"), a key k_s ("what do I contain") and a value
     v_s ("what I pass on"), all linear maps of its embedding: a learned vector looked up for its token (a
-    table with one row per id, ``nn.Embedding``) plus one looked up for its position.
-    """
+    table with one row per id, ``nn.Embedding``) plus one looked up for its position."""
 
     def __init__(self, config: GPTConfig, head_size: int):
         super().__init__()
@@ -210,9 +209,7 @@ class Head(nn.Module):
 
 class MultiHead(nn.Module):
     """Rung 3: n_head heads of size C / n_head, side by side, concatenated and mixed by a linear layer.
-
-    Each head is free to look for something else (the previous vowel, the start of the word, ...).
-    """
+    Each head is free to look for something else (the character before, the start of the word, ...)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -341,8 +338,7 @@ class Block(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    # Small normal weights (std 0.02) as GPT-2 does: a fresh model predicts nearly uniform
-    # probabilities, so its first loss is about ln(vocab_size).
+    # Small normal weights (std 0.02), as GPT-2's: a fresh model predicts nearly uniformly, first loss ~ ln(vocab).
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, mean=0.0, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
@@ -384,7 +380,7 @@ def sample(model: GPT, prompt: list[int], max_new_tokens: int, temperature: floa
     """Write: run the model on the newest block_size tokens, draw the next from softmax(logits / temperature).
 
     A temperature below 1 sharpens the probabilities, above 1 flattens them. Each new token runs the whole
-    window through the network again; lesson 09 keeps what it can of that work (a KV cache), and shows more.
+    window through the network again; lesson 09 keeps what it can of that work (a KV cache).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -454,19 +450,13 @@ def show_tokenizer(tokenizer: CharTokenizer) -> None:
               f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(ODD))!r}")
 
 
-def attention_line(val_text: str, block_size: int) -> str:
-    """A line of validation text that fits the context, for the attention picture."""
-    lines = [line for line in val_text.splitlines() if 25 <= len(line) <= min(block_size, 45)]
-    return lines[0] if lines else val_text[:min(block_size, 40)]
-
-
 @torch.no_grad()
 def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
     """Each block's attention weights (B, nh, T, T) on ``idx``.
 
-    A forward hook catches them where they pass, at the input of the attention's dropout, so the
-    model itself keeps nothing for the picture. The fused kernel the model trains with never forms
-    the weights, so this one forward pass computes them by hand, the way rung 2 does.
+    A forward hook (a function PyTorch calls every time a module runs, with its inputs and output) catches
+    them where they pass, at the input of the attention's dropout, so the model keeps nothing for the picture.
+    The fused kernel the model trains with never forms the weights: this forward pass computes them by hand.
     """
     weights: list[torch.Tensor] = []
     hooks = [block.attn.attn_dropout.register_forward_hook(lambda module, inputs, output: weights.append(inputs[0]))
@@ -482,6 +472,14 @@ def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
         for hook in hooks:
             hook.remove()
     return weights
+
+
+def where_it_looks(weights: torch.Tensor) -> list[str]:
+    """(nh, T, T) weights -> for each head, in words, the distance back (0: itself) that gets most of its weight."""
+    shares = torch.stack([weights.diagonal(-d, dim1=1, dim2=2).mean(-1) for d in range(8)], dim=1)  # (nh, 8)
+    return [f"{share.max():.0%} on " + ("itself" if d == 0 else "the one before" if d == 1 else f"{d} back")
+            if share.max() >= 0.25 else f"spread out: at most {share.max():.0%} at one distance"
+            for share, d in zip(shares, shares.argmax(1).tolist())]
 
 
 def main() -> None:
@@ -517,9 +515,9 @@ def main() -> None:
         if not math.isfinite(loss):
             raise Diverged(f"{name}: the validation loss became {loss}; try a smaller --lr")
         seconds = time.perf_counter() - start
-        params = sum(p.numel() for p in model.parameters())
         change = f"{loss - losses[-1]:+.3f}" if losses else "-"
-        print(f"   {name:<24} {params:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
+        parameters = sum(p.numel() for p in model.parameters())
+        print(f"   {name:<24} {parameters:>10,}  {loss:8.3f}  {change:>8}  {seconds:6.1f}")
         names.append(name)
         losses.append(loss)
     best = min(losses)
@@ -533,13 +531,18 @@ def main() -> None:
 
     gpt = model  # the last rung
     written = sample_text(gpt, tokenizer, args.seed, 150)
-    print(f"\n   The GPT after {args.max_iters} steps writes:\n   | " + written.replace("\n", "\n   | "))
-    print("   Lesson 08 trains it for longer, with the habits real training runs use.")
+    print(f"\n   The GPT after {args.max_iters} steps writes (lesson 08 trains it for longer):\n   | "
+          + written.replace("\n", "\n   | "))
 
     save_figure(plot_ladder(names, losses, uniform), "07_ladder")
+    measured = attention_weights(gpt, windows(val_ids, args.block_size, 64)[0])  # each (64, nh, T, T)
+    notes = {(b, h): note for b in sorted({0, len(measured) - 1})  # the blocks the picture shows
+             for h, note in enumerate(where_it_looks(measured[b].mean(0)))}
+    print("\n   Where each head looks (the distance back with its largest mean weight, on 64 validation windows):\n"
+          + "\n".join(f"   block {b + 1}, head {h + 1}: {note}" for (b, h), note in notes.items()))
     line = attention_line(val_text, args.block_size)
     weights = attention_weights(gpt, torch.tensor([tokenizer.encode(line)]))
-    save_figure(plot_attention_maps([w[0].numpy() for w in weights], list(line)), "07_attention")
+    save_figure(plot_attention_maps([w[0].numpy() for w in weights], list(line), notes), "07_attention")
     show_or_close(args.no_show)
 
 

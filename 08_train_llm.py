@@ -19,8 +19,10 @@ the 256 byte values of UTF-8, so nothing is ever unknown, then count every adjac
 the training text, make the most frequent pair a new token, merge it everywhere, and repeat until
 --vocab-size tokens. Frequent letter pairs merge first, then syllables and words: at 512 tokens each
 holds about two characters, so a model reads a text in half the steps, but chooses among more tokens
-at each one. ``learn_merges`` is that loop as written, ``learn_merges_fast`` the same on NumPy arrays.
-The run always shows what BPE learns; benchmarks/tokenizers.py trains both kinds for the same time.
+at each one. Merges here cross words ('e ', ', And '); GPT-2 first cuts the text into words, numbers,
+punctuation and spaces with a regular expression and merges only inside each piece. ``learn_merges``
+is that loop as written, ``learn_merges_fast`` the same on NumPy arrays. The run always shows what BPE
+learns; benchmarks/tokenizers.py trains both kinds for the same time.
 
 **Bigger than a laptop**: data parallelism under torchrun (``Team``: N processes train one model as one
 process would with a batch N times larger) and mixed precision on a GPU (``Precision``, --dtype).
@@ -54,7 +56,7 @@ from tqdm import tqdm
 from common import MODELS_DIR, Diverged, UserError
 from common.cli import (add_device_argument, add_gpt_arguments, bpe_vocab_size, checkpoint_path, dropout_rate, given,
                         lesson_parser, non_negative_float, parse_gpt_args, positive_float, positive_int, run,
-                        seed_everything)
+                        seed_everything, thread_count)
 from common.checkpoints import previous_best, save_gpt
 from common.devices import check_fits, check_step_fits, pick_device, pick_dtype, use_cpu_cores
 from common.lessons import lesson
@@ -355,9 +357,7 @@ class Team:
         if device.type == "cuda":  # one GPU per process on each machine
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
             torch.cuda.set_device(self.device)
-        elif device.type == "cpu":  # the cores are shared out: more threads than cores make every product wait
-            torch.set_num_threads(max(1, use_cpu_cores() // int(os.environ["LOCAL_WORLD_SIZE"])))
-        else:
+        elif device.type != "cpu":
             raise UserError(f"--device {device.type} cannot train with torchrun; use cpu or cuda")
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if not self.leads:  # the leader speaks for the team (every process meets the same errors, too)
@@ -428,16 +428,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grad-clip", type=positive_float, default=1.0, help="largest gradient norm")
     parser.add_argument("--dropout", type=dropout_rate, help="dropout probability, in [0, 1)")
     parser.add_argument("--eval-interval", type=positive_int, help="steps between evaluations")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto",
-                        help="the forward pass's precision; auto is bfloat16 on a GPU that has it, else float32 "
-                             "(float16 needs a CUDA GPU)")
-    parser.add_argument("--compile", action="store_true",
-                        help="run the model through torch.compile (worth it on a GPU; a CPU needs a C++ compiler)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto", help="the "
+                        "forward pass's precision; auto: bfloat16 on a GPU that has it, else float32 (float16: CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU only)")
     add_device_argument(parser)
-    parser.add_argument("--out", type=checkpoint_path,
-                        help="checkpoint path (default models/08_gpt_<text name>.pt, or _bpe.pt with --tokenizer bpe)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out even if it holds a model of the same text that scored better")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads of each process (default: one per core, "
+                        "shared among torchrun's processes: more threads than cores make every product wait)")
+    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text>[_bpe].pt)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out even if its model scored better")
     args = parse_gpt_args(parser, argv)
     if args.quick and args.preset:
         parser.error("--quick and --preset gpu are two different models; choose one")
@@ -449,6 +447,7 @@ def main() -> None:
     args = parse_args()
     team = Team(pick_device(args.device))  # one process, or this one's place among torchrun's
     device = team.device  # under torchrun on GPUs: this process's own GPU
+    torch.set_num_threads(args.threads or max(1, use_cpu_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
     precision = Precision(pick_dtype(args.dtype, device), device)
     seed_everything(args.seed)  # the same on every process: the same initial weights and the same batches
     figure = f"08_{args.out.stem.removeprefix('08_gpt_')}_loss_curves"
@@ -472,7 +471,8 @@ def main() -> None:
           f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "
           "characters per token)")
     print(f"   GPT: {args.n_layer} blocks x {args.n_head} heads, width {args.n_embd}, context {args.block_size}; "
-          f"{model.num_parameters():,} parameters, on {device} in {str(precision.dtype)[6:]}"
+          f"{model.num_parameters():,} parameters, on {device}"
+          f"{f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else ''} in {str(precision.dtype)[6:]}"
           + (", compiled" if args.compile else ""))
     batch = args.batch_size * team.size  # the global batch: every process trains on its own share of it
     shares = f" ({team.size} processes x {args.batch_size})" if team.size > 1 else ""

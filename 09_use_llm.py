@@ -214,12 +214,37 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
 
 def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
     """Encode the prompt, saying which characters a character model has never seen (they become the fallback;
-    BPE knows every byte)."""
+    BPE knows every byte), and when a BPE prompt ends where a longer token would have begun."""
     unknown = tokenizer.unknown(prompt)
     if unknown:
         print(f"   note: {unknown!r} not in the model's vocabulary; each is replaced by "
               f"{tokenizer.vocab[tokenizer.fallback]!r}")
-    return tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
+    ids = tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
+    trap = prompt_boundary(tokenizer, ids)
+    if trap:
+        print(trap)
+    return ids
+
+
+def prompt_boundary(tokenizer: Tokenizer, ids: list[int]) -> str | None:
+    """BPE's prompt-boundary trap, in one line, when the prompt's last token begins longer tokens.
+
+    The training text was encoded with every merge, so "the " there is one token, seldom 'th' and then
+    'e '. A prompt ending in 'th' leaves the model after a token it mostly saw followed by what no merge
+    joined to it ('ee', 'an', 'ing'): it will seldom write "the". Real systems back up a token and let the
+    model choose one that starts with the removed text ("token healing"), or end prompts at a space.
+    """
+    if tokenizer.kind != "bpe":
+        return None
+    last = tokenizer.token_bytes(ids[-1])
+    longer = [piece for piece in map(tokenizer.token_bytes, range(len(tokenizer)))
+              if piece.startswith(last) and piece != last]
+    if not longer:
+        return None
+    shortest = sorted(longer, key=len)[:3]
+    return (f"   note: the prompt ends in the token {last.decode('utf-8', 'replace')!r}, which begins "
+            f"{len(longer)} longer tokens ({', '.join(repr(p.decode('utf-8', 'replace')) for p in shortest)}, ...): "
+            "in training those were one token, so the model has seldom seen this one before them")
 
 
 def quoted(prompt: str, tail: int = 40) -> str:
@@ -249,6 +274,7 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
+        # Entropy, -sum p ln p, in nats: how open the choice is. A sure pick scores 0, k equally likely tokens ln k.
         entropy = abs(float(-(probs[probs > 0] * probs[probs > 0].log()).sum()))  # abs: no "-0.00"
         best = torch.topk(probs, min(8, len(probs)))
         shown = "  ".join(f"{token_text(tokenizer, i)!r} {p:.2f}" for p, i in zip(best.values.tolist(),
@@ -256,7 +282,7 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
         print(f"   {name:<16} {kept:>2} possible, entropy {entropy:.2f} nats:  {shown}")
         ax.bar(range(len(top)), probs[top].numpy(), color="tab:blue")
         ax.set_xticks(range(len(top)), labels)
-        ax.set_title(f"{name}: {kept} possible, entropy {entropy:.2f}")
+        ax.set_title(f"{name}: {kept} possible, entropy {entropy:.2f} nats")
         ax.set_ylim(0, 1)
     for ax in axes[:, 0]:
         ax.set_ylabel("probability")

@@ -119,8 +119,10 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: tuple[str, ...], titl
     return fig
 
 
-def plot_attention_maps(weights: list[np.ndarray], chars: list[str]) -> plt.Figure:
-    """Lesson 07's picture: each head's weights (nh, T, T) in the first and last block; row t = where t looks."""
+def plot_attention_maps(weights: list[np.ndarray], chars: list[str], notes: dict | None = None) -> plt.Figure:
+    """Lesson 07's picture: each head's weights (nh, T, T) in the first and last block; row t = where t looks.
+
+    ``notes[(block, head)]`` is a line under that head's title (07 says there where the head looks)."""
     layers = sorted({0, len(weights) - 1})
     n_head = len(weights[0])
     labels = [c if c != " " else "_" for c in chars]
@@ -131,7 +133,8 @@ def plot_attention_maps(weights: list[np.ndarray], chars: list[str]) -> plt.Figu
             image = ax.imshow(weights[layer][h], cmap="viridis", vmin=0, vmax=1)
             ax.set_xticks(range(len(chars)), labels, fontsize=6)
             ax.set_yticks(range(len(chars)), labels, fontsize=6)
-            ax.set_title(f"block {layer + 1}, head {h + 1}", fontsize=10)
+            note = (notes or {}).get((layer, h))
+            ax.set_title(f"block {layer + 1}, head {h + 1}" + (f"\n{note}" if note else ""), fontsize=10)
             ax.grid(False)
         axes[row, 0].set_ylabel("query: position t")
     for ax in axes[-1]:

@@ -38,6 +38,12 @@ def split_text(text: str) -> tuple[str, str]:
     return text[:n_train], text[n_train:]
 
 
+def attention_line(val_text: str, block_size: int) -> str:
+    """A line of validation text that fits the context, for lesson 07's attention picture."""
+    lines = [line for line in val_text.splitlines() if 25 <= len(line) <= min(block_size, 45)]
+    return lines[0] if lines else val_text[:min(block_size, 40)]
+
+
 def describe(tokenizer) -> str:
     return f"{len(tokenizer)} characters" if tokenizer.kind == "char" else f"{len(tokenizer)} BPE tokens"
 

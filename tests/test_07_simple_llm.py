@@ -79,6 +79,18 @@ def test_attention_weights_are_lower_triangular_rows_summing_to_one(lesson07):
     assert torch.allclose(att.sum(-1), torch.ones(2, 2, 10))
 
 
+def test_where_each_head_looks_is_read_from_its_weights(lesson07):
+    T = 20
+    itself = torch.eye(T)  # every position looks only at itself
+    before = torch.diag(torch.ones(T - 1), -1)  # ... only at the one before it (position 0 has nothing before it)
+    before[0, 0] = 1.0
+    mostly = 0.6 * itself + 0.4 * before  # 60% on itself (and position 0, all on itself): (1 + 19 * 0.6) / 20
+    mostly[0, 0] = 1.0
+    spread = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]  # every earlier position alike: 1 / (t + 1)
+    assert lesson07.where_it_looks(torch.stack([itself, before, mostly, spread])) == [
+        "100% on itself", "100% on the one before", "62% on itself", "spread out: at most 18% at one distance"]
+
+
 def copy_multihead_into(attention: CausalSelfAttention, multihead) -> None:
     """Put lesson 07's per-head query/key/value matrices into the batched layer's one qkv matrix."""
     with torch.no_grad():
@@ -186,3 +198,4 @@ def test_07_prints_the_ladder_and_saves_its_figures(tmp_path, small_text):
         assert rung in result.stdout
     for name in ("07_ladder", "07_attention"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert "block 1, head 1: " in result.stdout and "block 2, head 4: " in result.stdout  # where each head looks

@@ -83,8 +83,10 @@ ARGS_08 = ("--block-size", "32", "--batch-size", "8", "--n-embd", "32", "--n-lay
 
 
 def test_08_trains_and_saves_its_best_model(tmp_path, small_text):
-    result = run_script("08_train_llm.py", "--text", str(small_text), *ARGS_08, "--max-iters", "60", out=tmp_path)
+    result = run_script("08_train_llm.py", "--text", str(small_text), *ARGS_08, "--max-iters", "60", "--threads", "1",
+                        out=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "on cpu (1 threads)" in result.stdout  # --threads is what PyTorch was given
     model, tokenizer, saved = load_gpt(tmp_path / "models" / "08_gpt_small.pt")
     assert saved["best_val_bpc"] == min(h["val_bpc"] for h in saved["history"]) < math.log2(len(tokenizer))
     assert (tmp_path / "figures" / "08_small_loss_curves.png").is_file()
@@ -137,6 +139,7 @@ def test_08_bad_inputs_are_one_line(tmp_path):
                           "no such file")
     assert_one_line_error(run_in_process("08_train_llm.py", "--n-embd", "30", "--n-head", "4", "--out", out),
                           "not a multiple")
+    assert_one_line_error(run_in_process("08_train_llm.py", "--threads", "0", "--out", out), "--threads")
     assert not (tmp_path / "models" / "gpt.pt").exists()
 
 

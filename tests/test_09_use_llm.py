@@ -29,6 +29,16 @@ def test_sampling_knobs_shape_the_distribution():
     assert torch.allclose(next_token_probs(logits, 1.0, top_p=1.0), p)
 
 
+def test_a_bpe_prompt_that_ends_where_a_longer_token_begins_is_named():
+    t, h, e, a, space = map(ord, "thea ")
+    bpe = load_lesson("08_train_llm").BPETokenizer([(t, h), (256, e), (257, space), (256, a)])  # th the 'the ' tha
+    ids = bpe.encode("I love th")
+    assert bpe.token_bytes(ids[-1]) == b"th"
+    assert "the token 'th', which begins 3 longer tokens ('the', 'tha', 'the ', ...)" in _09.prompt_boundary(bpe, ids)
+    assert _09.prompt_boundary(bpe, bpe.encode("I love the ")) is None  # 'the ' begins no longer token
+    assert _09.prompt_boundary(_07.CharTokenizer.from_text("abc"), [0]) is None  # one character per token: no trap
+
+
 def greedy_by_recomputing(model: GPT, prompt: list[int], n: int) -> list[int]:
     """Greedy text the slow, obvious way, written here apart from the lesson: the whole window through the model
     at every step. The window keeps the newest block_size // 2 tokens each time the text outgrows the context."""
