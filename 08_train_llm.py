@@ -455,6 +455,7 @@ def main() -> None:
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    prompt = text.lstrip().split("\n")[0][:30]  # the text's own first line: a start the model knows how to go on from
     previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
     train_text, val_text = split_text(text)
     bpe = show_bpe(train_text, val_text, args.vocab_size)  # shown on every run: 08's second kind of token
@@ -496,7 +497,7 @@ def main() -> None:
         best.update(val_bpc=val_bpc, val_loss=history[-1]["val_loss"], step=history[-1]["step"])
         scores = {"best_val_bpc": val_bpc, "best_val_loss": best["val_loss"], "best_step": best["step"]}
         save_gpt(args.out, model, tokenizer, **scores, history=history, hyperparameters=hyperparameters,
-                 text=args.text.name, text_sha256=text_sha)
+                 text=args.text.name, text_sha256=text_sha, prompt=prompt)
         write_record(args.out.with_suffix(".json"), {
             "lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
             "characters_per_token": len(val_text) / len(val_ids), "hyperparameters": hyperparameters,
@@ -541,7 +542,6 @@ def main() -> None:
                 figure)
     print(f"   in the figure: the space between the two curves is that gap; below, the learning rate climbs for "
           f"{args.warmup_iters} steps, then falls along the cosine to {args.min_lr}")
-    prompt = text.lstrip().split("\n")[0][:30]  # the text's own first line: a start the model knows how to go on from
     print(f"   next: python 09_use_llm.py --checkpoint {args.out} --prompt {shlex.quote(prompt)}")
     show_or_close(args.no_show)
 

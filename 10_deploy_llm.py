@@ -191,8 +191,9 @@ def create_app(model: GPT, tokenizer: Tokenizer, info: dict, max_waiting: int = 
     health = {"status": "ready", "parameters": model.num_parameters(), "tokenizer": tokenizer.kind,
               "vocab_size": len(tokenizer), "vocab_checksum": checksum(tokenizer), "context": model.config.block_size,
               **info}
-    # The page's title names the text the checkpoint learned, not always Shakespeare.
+    # The page names the text the checkpoint learned, not always Shakespeare, and starts from that text's first line.
     page = PAGE.read_text(encoding="utf-8").replace("__TEXT__", html.escape(info.get("text") or "its text"))
+    page = page.replace("__PROMPT__", html.escape(info.get("prompt") or ""))
 
     @app.exception_handler(RequestValidationError)
     async def explain_422(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -326,7 +327,8 @@ def load_app(checkpoint: Path, max_waiting: int = 8) -> FastAPI:
         raise UserError(f"{checkpoint}: no such checkpoint; train one first with python 08_train_llm.py "
                         "(or --quick for a 2-minute model)")
     model, tokenizer, saved = load_gpt(checkpoint)
-    info = {"checkpoint": checkpoint.name, "text": saved.get("text"), "val_bpc": saved.get("best_val_bpc")}
+    info = {"checkpoint": checkpoint.name, "text": saved.get("text"), "val_bpc": saved.get("best_val_bpc"),
+            "prompt": saved.get("prompt")}
     return create_app(model, tokenizer, info, max_waiting)
 
 

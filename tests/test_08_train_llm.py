@@ -88,6 +88,7 @@ def test_08_trains_and_saves_its_best_model(tmp_path, small_text):
     assert result.returncode == 0, result.stderr
     assert "on cpu (1 threads)" in result.stdout  # --threads is what PyTorch was given
     model, tokenizer, saved = load_gpt(tmp_path / "models" / "08_gpt_small.pt")
+    assert saved["prompt"] == "the cat sat on the mat. the do"  # the text's first line (30 characters): 10's page
     assert saved["best_val_bpc"] == min(h["val_bpc"] for h in saved["history"]) < math.log2(len(tokenizer))
     assert (tmp_path / "figures" / "08_small_loss_curves.png").is_file()
     assert "learn_merges_fast learns the same" in result.stdout  # the BPE every run shows

@@ -204,9 +204,13 @@ def test_a_tiny_temperature_or_top_p_is_greedy_not_an_overflow(client, knob):
 
 def test_the_page_names_the_text_the_model_learned(deploy):
     model = GPT(GPTConfig(len(VOCAB), block_size=16, n_layer=1, n_head=1, n_embd=8))
-    with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), {"text": "licence <1>.txt"})) as app:
+    info = {"text": "licence <1>.txt", "prompt": "MIT <License>"}
+    with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), info)) as app:
         page = app.get("/").text
     assert "Write like licence &lt;1&gt;.txt" in page and "Shakespeare" not in page
+    assert '<textarea id="prompt" rows="3">MIT &lt;License&gt;</textarea>' in page  # the text's own first line
+    with TestClient(deploy.create_app(model, CharTokenizer(VOCAB), {})) as app:  # an older checkpoint: no prompt
+        assert '<textarea id="prompt" rows="3"></textarea>' in app.get("/").text
 
 
 def test_an_error_inside_a_generation_reaches_the_client(deploy):
