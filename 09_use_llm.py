@@ -212,20 +212,6 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
 # ----------------------------------------------------------------------------- trying them out
 
 
-def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
-    """Encode the prompt, saying which characters a character model has never seen (they become the fallback;
-    BPE knows every byte), and when a BPE prompt ends where a longer token would have begun."""
-    unknown = tokenizer.unknown(prompt)
-    if unknown:
-        print(f"   note: {unknown!r} not in the model's vocabulary; each is replaced by "
-              f"{tokenizer.vocab[tokenizer.fallback]!r}")
-    ids = tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
-    trap = prompt_boundary(tokenizer, ids)
-    if trap:
-        print(trap)
-    return ids
-
-
 def prompt_boundary(tokenizer: Tokenizer, ids: list[int]) -> str | None:
     """BPE's prompt-boundary trap, in one line, when the prompt's last token begins longer tokens.
 
@@ -245,6 +231,20 @@ def prompt_boundary(tokenizer: Tokenizer, ids: list[int]) -> str | None:
     return (f"   note: the prompt ends in the token {last.decode('utf-8', 'replace')!r}, which begins "
             f"{len(longer)} longer tokens ({', '.join(repr(p.decode('utf-8', 'replace')) for p in shortest)}, ...): "
             "in training those were one token, so the model has seldom seen this one before them")
+
+
+def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """Encode the prompt, saying which characters a character model has never seen (they become the fallback;
+    BPE knows every byte), and when a BPE prompt ends where a longer token would have begun."""
+    unknown = tokenizer.unknown(prompt)
+    if unknown:
+        print(f"   note: {unknown!r} not in the model's vocabulary; each is replaced by "
+              f"{tokenizer.vocab[tokenizer.fallback]!r}")
+    ids = tokenizer.encode(prompt or "\n")  # an empty prompt starts at a line break
+    trap = prompt_boundary(tokenizer, ids)
+    if trap:
+        print(trap)
+    return ids
 
 
 def quoted(prompt: str, tail: int = 40) -> str:
