@@ -229,8 +229,7 @@ def match_stroke_width(strokes: np.ndarray, dataset: str) -> tuple[np.ndarray, f
     A thinner pen is never used: thinning erases the thin parts of a stroke (a bold font's hairlines).
     Returns the strokes and how many times wider the training data's pen is than the one used.
     """
-    rows, cols = np.nonzero(strokes)
-    strokes = strokes[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    strokes = crop_to_ink(strokes)
     now = stroke_width(strokes)
     pens = now * 2.0 ** np.arange(-2, 4.01, 0.25)
     distance = distance_to_edge(np.pad(strokes, int(np.ceil((pens[-1] - now) / 2)) + 1))  # room to grow
