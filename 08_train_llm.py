@@ -12,7 +12,8 @@ with the habits every large language model is trained with, each with its reason
   windows), so the two curves compare like with like. A token is one character for one tokenizer and
   several for another, so scores are per character: a uniform guess among 65 scores log2 65 = 6.02.
 * **Keep the best.** A checkpoint is written whenever validation reaches a new low; Ctrl-C or a loss
-  that blows up leaves the last good one in place.
+  that blows up leaves the last good one in place. At every evaluation the run also keeps what it needs
+  to go on (weights, AdamW's averages, the random generators): --resume continues exactly from there.
 
 **A second kind of token: byte-pair encoding** (BPE, what GPT models use; --tokenizer bpe). Start from
 the 256 byte values of UTF-8, so nothing is ever unknown, then count every adjacent pair of tokens in
@@ -24,13 +25,17 @@ punctuation and spaces with a regular expression and merges only inside each pie
 is that loop as written, ``learn_merges_fast`` the same on NumPy arrays. The run always shows what BPE
 learns; benchmarks/tokenizers.py trains both kinds for the same time.
 
+**Fine-tuning** (--init-from CHECKPOINT): the same training, but started from a model that already knows
+spelling and words instead of from random weights, on a text of your own - often far too small to learn
+a language from - with smaller steps (FINE_TUNE), so that what it knows is adjusted, not overwritten.
+
 **Bigger than a laptop**: data parallelism under torchrun (``Team``: N processes train one model as one
 process would with a batch N times larger) and mixed precision on a GPU (``Precision``, --dtype).
 
 Run it:  python 08_train_llm.py               (about 10 minutes on 2 CPU cores)
          python 08_train_llm.py --quick       (about 2 minutes, a smaller model)
          python 08_train_llm.py --tokenizer bpe   (byte-pair tokens: models/08_gpt_tinyshakespeare_bpe.pt)
-         python 08_train_llm.py --text my_book.txt
+         python 08_train_llm.py --text my_notes.txt --init-from models/08_gpt_tinyshakespeare_bpe.pt
          python 08_train_llm.py --preset gpu  (nanoGPT's GPU-sized model, on one GPU)
          torchrun --standalone --nproc_per_node=2 08_train_llm.py --quick   (2 processes, one model)
 """
@@ -46,6 +51,7 @@ import sys
 import time
 from collections import Counter
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,14 +60,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import MODELS_DIR, Diverged, UserError
-from common.cli import (add_device_argument, add_gpt_arguments, bpe_vocab_size, checkpoint_path, dropout_rate, given,
-                        lesson_parser, non_negative_float, parse_gpt_args, positive_float, positive_int, run,
-                        seed_everything, thread_count)
-from common.checkpoints import previous_best, save_gpt
+from common.cli import (add_gpt_arguments, add_training_arguments, bpe_vocab_size, given,
+                        keep_parent_flags, lesson_parser, parse_gpt_args, run, seed_everything)
+from common.checkpoints import RunFiles, load_gpt_checkpoint, previous_best, unusable
 from common.devices import check_fits, check_step_fits, pick_device, pick_dtype, use_cpu_cores
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_bits_per_char, save_figure, show_or_close
-from common.records import write_record
 from common.text import merges_text, read_text, split_text, token_text
 
 _07 = lesson("07_simple_llm")  # the GPT this lesson trains, its writing loop, its batches and its score
@@ -74,15 +78,16 @@ learning_rate = lesson("03_multilayer_perceptron").learning_rate
 # The flags the record keeps, beside the vocabulary's size, the number of processes and the precision they ran in
 HYPERPARAMETERS = ("tokenizer", "n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr", "min_lr",
                    "warmup_iters", "weight_decay", "grad_clip", "dropout", "eval_interval", "seed", "compile")
-# The defaults of each mode, one dict each (as nanoGPT's config/*.py); any flag overrides them. The default run
-# and --quick were chosen on validation loss for 2 CPU cores (benchmarks/targets.py measures them); the gpu
-# preset is nanoGPT's train_shakespeare_char.
+# Each mode's defaults, one dict each (as nanoGPT's config/*.py), chosen on validation loss; gpu is nanoGPT's
 DEFAULTS = dict(max_iters=2000, batch_size=32, block_size=128, n_layer=4, n_head=4, n_embd=128, lr=3e-3, min_lr=3e-4,
-                warmup_iters=100, dropout=0.0, eval_interval=200)  # about 10 minutes on 2 CPU cores
+                warmup_iters=100, weight_decay=0.1, grad_clip=1.0, dropout=0.0, eval_interval=200)  # ~10 min, 2 cores
 QUICK = DEFAULTS | dict(max_iters=1100, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup_iters=50,
                         eval_interval=100)  # --quick: about 2 minutes
 GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, n_head=6, n_embd=384, lr=1e-3,
                       min_lr=1e-4, dropout=0.2, eval_interval=250)  # --preset gpu
+# --init-from, over the mode's: chosen on the validation part of texts/python_special_names.txt (README)
+FINE_TUNE = dict(max_iters=150, lr=1e-3, min_lr=1e-4, warmup_iters=15, eval_interval=25)
+SHAPE = ("n_layer", "n_head", "n_embd", "block_size")  # what fine-tuning keeps of the model it starts from
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
@@ -221,11 +226,8 @@ Tokenizer = CharTokenizer | BPETokenizer
 
 
 def characters_per_token(tokenizer: Tokenizer) -> torch.Tensor:
-    """How many characters each token holds (vocab,): bits per character divide by their sum.
-
-    A UTF-8 character is one leading byte and 0-3 continuation bytes (10xxxxxx), so counting the bytes that are
-    not continuations counts characters - also in a token that holds only part of one.
-    """
+    """How many characters each token holds (vocab,): bits per character divide by their sum. A UTF-8 character is
+    a leading byte and 0-3 continuation bytes (10xxxxxx): bytes that are not continuations count characters."""
     return torch.tensor([sum(byte & 0xC0 != 0x80 for byte in tokenizer.token_bytes(i)) for i in range(len(tokenizer))])
 
 
@@ -256,15 +258,25 @@ def show_bpe(train_text: str, val_text: str, vocab_size: int) -> BPETokenizer:
     return bpe
 
 
+def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
+    """The model (eval mode) and tokenizer a checkpoint of 08 holds, from the fields load_gpt_checkpoint checked."""
+    checkpoint = load_gpt_checkpoint(path)
+    data = checkpoint["tokenizer"]
+    tokenizer = BPETokenizer(data["merges"]) if data["kind"] == "bpe" else CharTokenizer(data["vocab"])
+    model = GPT(GPTConfig(**checkpoint["config"]))
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # a weight missing, or of another shape
+        raise unusable(path, error) from None
+    return model.eval(), tokenizer, checkpoint
+
+
 # ----------------------------------------------------------------------------- training
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
                grad_clip: float, precision: Precision) -> float:
-    """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss.
-
-    ``precision`` is float32 unless --dtype says otherwise, and then its lines do nothing; see ``Precision``, below.
-    """
+    """zero_grad -> forward -> loss -> backward -> clip -> step; returns the batch loss (``precision``: see below)."""
     model.train()  # dropout on: evaluating and sampling switch the model to eval mode in between
     optimizer.zero_grad(set_to_none=True)
     with precision.autocast:
@@ -278,22 +290,25 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimiz
     return loss.item()
 
 
-def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: Tokenizer, args, save,
+def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: Tokenizer, args, files: RunFiles,
         team: Team, precision: Precision) -> list[dict]:
-    """The training loop: a step per batch, an evaluation (and maybe a checkpoint) every eval_interval steps."""
+    """The training loop: a step per batch, an evaluation every eval_interval steps, where ``files`` keeps a new
+    best model and, always, what --resume needs to continue from there."""
     device = team.device
     # AdamW decaying weight matrices only: biases, LayerNorm and embeddings stay free (lesson 04's weight_decay_groups)
     optimizer = torch.optim.AdamW(weight_decay_groups(model, args.weight_decay), lr=args.lr)
     # torch.compile turns the model into generated kernels (the same weights); evaluation uses the plain model.
     replicas = team.wrap(torch.compile(model) if args.compile else model)  # a single process: the model itself
     generator = torch.Generator().manual_seed(args.seed)  # the same on every process: the same global batches
+    # --resume: weights, optimizer and the generators of batches and dropout as the interrupted run left them
+    history, first = files.restore(model, optimizer, generator) if args.resume else ([], 0)
     mine = slice(team.rank * args.batch_size, (team.rank + 1) * args.batch_size)  # this process's share of each
     train_eval, val_eval = train_ids.to(device), val_ids.to(device)  # copied to the device once, not per evaluation
     chars = characters_per_token(tokenizer)  # what bits per character divide by
-    history, start, eval_seconds = [], time.perf_counter(), 0.0
+    start, eval_seconds = time.perf_counter() - (history[-1]["seconds"] if history else 0.0), 0.0
     # "with" closes the bar on Ctrl-C or an error too, so the message that follows starts on a clean line
-    with tqdm(range(args.max_iters), desc="training", unit="step", leave=False, delay=1,
-              disable=not team.leads) as progress:
+    with tqdm(range(first, args.max_iters), desc="training", unit="step", leave=False, delay=1, initial=first,
+              total=args.max_iters, disable=not team.leads) as progress:
         for step in progress:
             lr = learning_rate(step, args.lr, args.min_lr, args.warmup_iters, args.max_iters)
             for group in optimizer.param_groups:
@@ -320,9 +335,8 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: T
                     continue
                 history.append({"step": done, "train_bpc": train.bits_per_char, "val_bpc": val.bits_per_char,
                                 "train_loss": train.nats_per_token, "val_loss": val.nats_per_token, "lr": lr,
-                                "seconds": seconds,
-                                "tokens": done * args.batch_size * team.size * args.block_size})
-                saved = save(val.bits_per_char, history)
+                                "seconds": seconds, "tokens": done * args.batch_size * team.size * args.block_size})
+                saved = files.keep(val.bits_per_char, history, model, tokenizer, optimizer, generator)
                 progress.write(f"   step {done:>5}  bits/char: train {train.bits_per_char:.4f}  val "
                                f"{val.bits_per_char:.4f}  (val {val.nats_per_token:.4f} nats/token)  "
                                f"{seconds:6.1f} s{'  * saved' if saved else ''}")
@@ -338,15 +352,14 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: T
 class Team:
     """The processes that train one model: a team of one when started plainly, N under torchrun.
 
-    torchrun starts N copies of this script and tells each its RANK (0..N-1) and the WORLD_SIZE N.
-    Each holds a replica of the model. Every step all of them draw the same global batch of N*B windows
-    (the same seed) and each trains on its own B. The loss is a mean over the batch, so the global batch's
-    gradient is the mean of the N shares' gradients: DistributedDataParallel computes exactly that during
-    backward(), with an all-reduce (each process sends its gradients and receives the average). So every
-    replica takes the same step, as one process would with a batch N times larger (the tests check it).
-    A larger batch usually bears a larger learning rate, checked on validation; the defaults here are
-    tuned for one process. Only the leader, rank 0, evaluates, prints, samples and writes files. On CPUs
-    the processes talk through the gloo backend, on GPUs through NCCL.
+    torchrun starts N copies of this script and tells each its RANK (0..N-1) and the WORLD_SIZE N. Each holds a
+    replica of the model. Every step all of them draw the same global batch of N*B windows (the same seed) and each
+    trains on its own B. The loss is a mean over the batch, so the global batch's gradient is the mean of the N
+    shares' gradients: DistributedDataParallel computes exactly that during backward(), with an all-reduce (each
+    process sends its gradients and receives the average). So every replica takes the same step, as one process
+    would with a batch N times larger (the tests check it). The defaults are tuned for one process: a larger batch
+    usually bears a larger learning rate. Only the leader, rank 0, evaluates, prints, samples and writes files. On
+    CPUs the processes talk through gloo, on GPUs through NCCL.
     """
 
     def __init__(self, device: torch.device):
@@ -382,22 +395,19 @@ class Team:
         dist.broadcast(flag, src=0)
         return bool(flag.item())
 
-    def wait_for_all(self) -> None:
-        if self.size > 1:
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.size > 1:
+    def close(self, finished: bool) -> None:
+        if self.size > 1:  # after a finished run, only once all are done: the leader may still be saving
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 
 class Precision:
     """How the forward pass computes: float32, or mixed precision on a GPU (bfloat16 or float16).
 
-    Under autocast the big matrix products run in 16 bits, which a GPU does several times faster, while
-    the weights, their gradients and the optimizer stay in float32. float16's range is small: a tiny
-    gradient would round to 0, so the loss is multiplied by a large factor before backward and the
-    gradients divided by it before the step (the GradScaler); bfloat16 has float32's range and needs none.
+    Under autocast the big matrix products run in 16 bits, several times faster on a GPU; weights, gradients and
+    optimizer stay in float32. float16's range is small (a tiny gradient rounds to 0), so the loss is scaled up
+    before backward and the gradients back down before the step: the GradScaler. bfloat16 has float32's range.
     """
 
     def __init__(self, dtype: torch.dtype, device: torch.device):
@@ -420,26 +430,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", choices=["gpu"],
                         help="gpu: nanoGPT's Shakespeare model for one GPU, 6 blocks x 6 heads, width 384, context "
                              "256, dropout 0.2 (--preset gpu --help shows all its defaults)")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT", help="fine-tune: start from this model of "
+                        "08 (its weights, shape and tokenizer) with smaller steps (--init-from X --help shows them)")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run of the same flags from "
+                        "its last evaluation (saved beside --out as <out>.resume.pt)")
     gpu, quick = given("--preset", argv) == "gpu", given("--quick", argv, action="store_true")
-    add_gpt_arguments(parser, GPU if gpu else QUICK if quick else DEFAULTS)  # the mode's defaults; flags override
-    parser.add_argument("--min-lr", type=positive_float, help="learning rate at the end of the cosine")
-    parser.add_argument("--warmup-iters", type=positive_int, help="steps of linear warm-up")
-    parser.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW's decoupled weight decay")
-    parser.add_argument("--grad-clip", type=positive_float, default=1.0, help="largest gradient norm")
-    parser.add_argument("--dropout", type=dropout_rate, help="dropout probability, in [0, 1)")
-    parser.add_argument("--eval-interval", type=positive_int, help="steps between evaluations")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto", help="the "
-                        "forward pass's precision; auto: bfloat16 on a GPU that has it, else float32 (float16: CUDA)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU only)")
-    add_device_argument(parser)
-    parser.add_argument("--threads", type=thread_count, help="CPU threads of each process (default: one per core, "
-                        "shared among torchrun's processes: more threads than cores make every product wait)")
-    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text>[_bpe].pt)")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out even if its model scored better")
+    mode = (GPU if gpu else QUICK if quick else DEFAULTS) | (FINE_TUNE if given("--init-from", argv) else {})
+    add_gpt_arguments(parser, mode)  # the mode's defaults; flags override
+    add_training_arguments(parser)  # the schedule's end, weight decay, clipping, dropout, evaluation, hardware, --out
     args = parse_gpt_args(parser, argv)
     if args.quick and args.preset:
         parser.error("--quick and --preset gpu are two different models; choose one")
-    args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}{'_bpe' if args.tokenizer == 'bpe' else ''}.pt"
+    suffix = f"_from_{args.init_from.stem.removeprefix('08_gpt_')}" if args.init_from else ""
+    suffix = suffix or "_bpe" * (args.tokenizer == "bpe")
+    args.out = args.out or MODELS_DIR / f"08_gpt_{args.text.stem}{suffix}.pt"
+    args.parent = args.init_from and load_gpt(args.init_from)  # (model, tokenizer, checkpoint) fine-tuning starts from
+    if args.parent:
+        keep_parent_flags(parser, args, argv, SHAPE)
     return args
 
 
@@ -450,8 +457,7 @@ def main() -> None:
     torch.set_num_threads(args.threads or max(1, use_cpu_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
     precision = Precision(pick_dtype(args.dtype, device), device)
     seed_everything(args.seed)  # the same on every process: the same initial weights and the same batches
-    figure = f"08_{args.out.stem.removeprefix('08_gpt_')}_loss_curves"
-    check_figure_writable(figure)
+    check_figure_writable(figure := f"08_{args.out.stem.removeprefix('08_gpt_')}_loss_curves")
 
     text = read_text(args.text, min_chars=20 * (args.block_size + 1))
     text_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -459,7 +465,10 @@ def main() -> None:
     previous = previous_best(args.out, text_sha)  # refuses, before any training, a file that is not ours to replace
     train_text, val_text = split_text(text)
     bpe = show_bpe(train_text, val_text, args.vocab_size)  # shown on every run: 08's second kind of token
-    tokenizer = bpe if args.tokenizer == "bpe" else CharTokenizer.from_text(text)
+    tokenizer = args.parent[1] if args.init_from else bpe if args.tokenizer == "bpe" else CharTokenizer.from_text(text)
+    if unseen := tokenizer.unknown(text):  # only a character model trained on another text can meet one
+        raise UserError(f"{args.text} has {len(unseen)} characters {args.init_from} never saw ({unseen[:12]!r}): a "
+                        "character model cannot learn new ones; fine-tune a BPE model (bytes cover all) or drop them")
     train_ids, val_ids = (torch.tensor(tokenizer.encode(part), dtype=torch.long) for part in (train_text, val_text))
     if len(val_ids) <= args.block_size:
         raise UserError(f"{args.text}: its validation part is only {len(val_ids)} tokens, not more than one context "
@@ -468,6 +477,8 @@ def main() -> None:
     check_fits(partial(GPT, config), "this GPT")
     check_step_fits(config, args.batch_size)  # and one step's activations, before get_batch makes the batch
     model = GPT(config).to(device)
+    if args.init_from:  # fine-tuning: the same training, from weights that already know spelling and words
+        model.load_state_dict(args.parent[0].state_dict())
     print(f"{args.text.name}: {len(text):,} characters; {len(train_text):,} to train on, {len(val_text):,} to "
           f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "
           "characters per token)")
@@ -480,44 +491,33 @@ def main() -> None:
     print(f"   AdamW lr {args.lr} (warm-up {args.warmup_iters} steps, cosine to {args.min_lr}), weight decay "
           f"{args.weight_decay}, clip {args.grad_clip}; {args.max_iters} steps x {batch} windows{shares} x "
           f"{args.block_size} tokens = {args.max_iters * batch * args.block_size:,} tokens seen")
-    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per token\n")
+    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per token"
+          + "\n" * (not args.init_from))
+    if args.init_from:  # what the model it starts from already knows about this text
+        before = evaluate(model, val_ids.to(device), args.block_size, characters_per_token(tokenizer)).bits_per_char
+        print(f"   starting from {args.init_from} (trained on {args.parent[2].get('text')}): before any step it scores "
+              f"{before:.4f} bits per character on this text's validation part\n")
 
-    to_beat = math.inf if args.overwrite else previous
-    if math.isfinite(to_beat):
-        print(f"   {args.out} already holds a model of this text that scored {to_beat:.4f} bits per character; "
-              "it is replaced only by a better one (--overwrite to replace it anyway)\n")
-    best = {"val_bpc": to_beat, "step": None}
-    hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {
-        "vocab_size": len(tokenizer), "processes": team.size, "dtype": str(precision.dtype)[6:]}
+    hyperparameters = {k: getattr(args, k) for k in HYPERPARAMETERS} | {"vocab_size": len(tokenizer),
+        "processes": team.size, "dtype": str(precision.dtype)[6:], "init_from": args.init_from and str(args.init_from)}
+    about = {"text": args.text.name, "text_sha256": text_sha, "prompt": prompt, "hyperparameters": hyperparameters,
+             "characters_per_token": len(val_text) / len(val_ids)}
+    # --resume: the interrupted run's state, read now; another run's, or none, is refused here, every file as it was
+    files = RunFiles(args.out, math.inf if args.overwrite else previous, about, resume=args.resume)
 
-    def save(val_bpc: float, history: list[dict]) -> bool:
-        """A new best: the checkpoint and its record, written together so they always describe one model."""
-        if val_bpc >= best["val_bpc"]:
-            return False
-        best.update(val_bpc=val_bpc, val_loss=history[-1]["val_loss"], step=history[-1]["step"])
-        scores = {"best_val_bpc": val_bpc, "best_val_loss": best["val_loss"], "best_step": best["step"]}
-        save_gpt(args.out, model, tokenizer, **scores, history=history, hyperparameters=hyperparameters,
-                 text=args.text.name, text_sha256=text_sha, prompt=prompt)
-        write_record(args.out.with_suffix(".json"), {
-            "lesson": "08", "text": args.text.name, "parameters": model.num_parameters(),
-            "characters_per_token": len(val_text) / len(val_ids), "hyperparameters": hyperparameters,
-            "history": history, **scores, "train_seconds": history[-1]["seconds"],
-            "tokens_per_second": history[-1]["tokens"] / history[-1]["seconds"]})
-        return True
-
+    history = None
     try:
-        history = fit(model, train_ids, val_ids, tokenizer, args, save, team, precision)
-        team.wait_for_all()  # the leader may still be evaluating and saving: none leaves the group before it
+        history = fit(model, train_ids, val_ids, tokenizer, args, files, team, precision)
     except (KeyboardInterrupt, Diverged) as error:
-        kept = f"the best so far, step {best['step']}, is in {args.out}" if best["step"] else f"{args.out} is as it was"
-        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        raise UserError(f"{reason}: {kept}") from None
+        interrupted = isinstance(error, KeyboardInterrupt)
+        raise files.stopped("interrupted" if interrupted else str(error), interrupted) from None
     finally:
-        team.close()
+        team.close(finished=history is not None)
     if not team.leads:
         return
+    files.finished()
 
-    first, final = history[0], history[-1]
+    first, final, best = history[0], history[-1], files.best
     print(f"\n   {final['seconds']:.0f} s of training ({final['tokens'] / final['seconds']:,.0f} tokens per second), "
           f"{model.num_parameters():,} parameters")
     print(f"   this run's best, {min(h['val_bpc'] for h in history):.4f} bits per character, did not beat "

@@ -46,16 +46,15 @@ import torch
 from torch.nn import functional as F
 
 from common import UserError
-from common.cli import fraction, lesson_parser, non_negative_float, physical_memory, positive_int, run, seed_everything
-from common.checkpoints import DEFAULT_GPT_CHECKPOINT, GPT_FORMAT, CheckpointError, safe_torch_load
+from common.cli import fraction, lesson_parser, non_negative_float, positive_int, run, seed_everything
+from common.checkpoints import DEFAULT_GPT_CHECKPOINT
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plt, save_figure, show_or_close
-from common.records import is_finite_number
 from common.text import describe, token_text
 
-_07, _08 = lesson("07_simple_llm"), lesson("08_train_llm")  # the model, and the tokenizers it reads and writes
+_07, _08 = lesson("07_simple_llm"), lesson("08_train_llm")  # the model; the tokenizers and the checkpoint it wrote
 GPT, GPTConfig, CausalSelfAttention = _07.GPT, _07.GPTConfig, _07.CausalSelfAttention
-CharTokenizer, BPETokenizer, Tokenizer, BYTES = _07.CharTokenizer, _08.BPETokenizer, _08.Tokenizer, _08.BYTES
+Tokenizer, load_gpt = _08.Tokenizer, _08.load_gpt
 
 KNOBS = {  # name: (temperature, top_k, top_p)
     "greedy": (0.0, None, None),
@@ -351,99 +350,7 @@ def interactive(model: GPT, tokenizer: Tokenizer, args) -> None:
         print()
 
 
-# ------------------------------------------ plumbing: reading lesson 08's checkpoint safely (not the lesson)
-
-MAX_SIZE = 65536  # no size of a model this series trains comes near it
-MAX_TOKEN_BYTES = 1_000_000  # all tokens' bytes together; 4,096 tokens learned from any text hold far fewer
-MAX_BLOCKS = 1024  # building more blocks takes minutes; the models of this series have 1 to 8
-
-
-def tokenizer_from_dict(data: dict) -> Tokenizer:
-    """The tokenizer a checkpoint stores as plain data, checked: ValueError names what is wrong."""
-    if not isinstance(data, dict):
-        raise ValueError("its tokenizer is not a description")
-    if data.get("kind") == "char":
-        vocab = data.get("vocab")
-        if not (isinstance(vocab, str) and vocab and len(set(vocab)) == len(vocab)):
-            raise ValueError("its character vocabulary is not a string of distinct characters")
-        try:
-            vocab.encode("utf-8")
-        except UnicodeEncodeError:  # e.g. a lone surrogate, half of a UTF-16 pair: no text holds one
-            raise ValueError("its character vocabulary holds a character that is not valid text") from None
-        return CharTokenizer(vocab)
-    if data.get("kind") == "bpe":
-        merges = data.get("merges")
-        if not isinstance(merges, list):
-            raise ValueError("its BPE merges are not a list")
-        seen = set()
-        for n, pair in enumerate(merges):
-            # merge n may only join tokens that exist before it: the bytes and merges 0..n-1
-            if not (isinstance(pair, list) and len(pair) == 2
-                    and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < BYTES + n for i in pair)):
-                raise ValueError(f"BPE merge {n} is not a pair of earlier token ids")
-            if tuple(pair) in seen:
-                raise ValueError(f"BPE merge {n} repeats an earlier merge")
-            seen.add(tuple(pair))
-        # Each merge joins two earlier tokens, so a hand-made chain (a+a, then that+that, ...) doubles its
-        # token's length at every step: count the bytes before making them.
-        lengths, total = [1] * BYTES, BYTES
-        for a, b in merges:
-            lengths.append(lengths[a] + lengths[b])
-            total += lengths[-1]
-            if total > MAX_TOKEN_BYTES:
-                raise ValueError(f"its BPE merges make tokens of more than {MAX_TOKEN_BYTES:,} bytes in all")
-        return BPETokenizer(merges)
-    raise ValueError(f"its tokenizer kind {str(data.get('kind'))[:20]!r} is neither 'char' nor 'bpe'")
-
-
-def load_gpt(path: Path) -> tuple[GPT, Tokenizer, dict]:
-    """Rebuild the model and tokenizer a checkpoint of lesson 08 holds (eval mode), after checking what it claims."""
-    checkpoint = safe_torch_load(path, GPT_FORMAT, "this version of 08_train_llm.py")
-    try:
-        config = GPTConfig(**checkpoint["config"])
-        check_config(config)
-        tokenizer = tokenizer_from_dict(checkpoint["tokenizer"])
-        if len(tokenizer) != config.vocab_size:
-            raise ValueError(f"its tokenizer has {len(tokenizer)} tokens, the model expects {config.vocab_size}")
-        if not is_finite_number(checkpoint.get("best_val_bpc", 0.0)):
-            raise ValueError("its best_val_bpc is not a finite number")
-        model = GPT(config)
-        # Checkpoints written before the read-out was named lm_head (nanoGPT's name) call it head.
-        state = {("lm_head." + k[5:] if k.startswith("head.") else k): v for k, v in checkpoint["state_dict"].items()}
-        model.load_state_dict(state)
-        if not all(p.isfinite().all() for p in model.parameters()):
-            raise ValueError("its weights are not all finite numbers")
-    except (KeyError, TypeError, ValueError, RuntimeError, AssertionError) as error:
-        detail = " ".join(str(error).split())[:160]
-        raise CheckpointError(f"{path}: checkpoint does not describe a usable model ({detail})") from None
-    return model.eval(), tokenizer, checkpoint
-
-
-def check_config(config: GPTConfig) -> None:
-    """Sizes a model can be built with: whole numbers in range (a context of at least 2, for generate's window)."""
-    for name, low in (("vocab_size", 1), ("block_size", 2), ("n_layer", 1), ("n_head", 1), ("n_embd", 1)):
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SIZE:
-            raise ValueError(f"{name} {value!r} is not a whole number from {low} to {MAX_SIZE}")
-    if config.n_embd % config.n_head:
-        raise ValueError(f"n_embd {config.n_embd} is not a multiple of n_head {config.n_head}")
-    if not (isinstance(config.dropout, (int, float)) and 0 <= config.dropout < 1):
-        raise ValueError(f"dropout {config.dropout!r} is not in [0, 1)")
-    # Each number may be fine on its own and the whole still impossible: judge the total before building anything.
-    if config.n_layer > MAX_BLOCKS:
-        raise ValueError(f"n_layer {config.n_layer} is more blocks than {MAX_BLOCKS}")
-    parameters, memory = parameter_count(config), physical_memory()
-    if memory is not None and 4 * parameters > memory / 2:
-        raise ValueError(f"its {parameters:,} parameters need {4 * parameters / 2**30:,.1f} GiB, more than half of "
-                         f"this computer's {memory / 2**30:,.1f} GiB")
-
-
-def parameter_count(config: GPTConfig) -> int:
-    """The number of parameters GPT(config) has, counted from the sizes alone (without building it)."""
-    C, V = config.n_embd, config.vocab_size
-    # per block: qkv 3C(C + 1), proj C(C + 1), feed-forward 4C(C + 1) + C(4C + 1), two LayerNorms 2C each
-    block = 12 * C * C + 13 * C
-    return V * C + config.block_size * C + config.n_layer * block + 2 * C + C * V + V  # embeddings, ln_f, head
+# ------------------------------------------ plumbing: the command line (not the lesson)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Plumbing, taught nowhere: safe checkpoint files - atomic saving, loading without unpickling, checks.
 
-The networks that 04 saves are rebuilt by 04's ``build_model``, the GPT by 09's ``load_gpt``.
+The networks that 04 saves are rebuilt by 04's ``build_model``, the GPT by 08's ``load_gpt`` from what
+``load_gpt_checkpoint`` has checked.
 
 A checkpoint is a plain dictionary of tensors, numbers, strings and lists - nothing else - so it can be
 loaded with ``torch.load(..., weights_only=True)``, which refuses any pickled object instead of running
@@ -17,8 +18,10 @@ from typing import Callable
 import torch
 
 from common import MODELS_DIR, UserError
+from common.cli import physical_memory
 from common.data import DATASETS
-from common.records import check_history, check_replaceable, is_finite_number, kept_epoch, save_torch
+from common.records import (check_history, check_replaceable, is_finite_number, kept_epoch, save_torch,
+                            write_record)
 from common.text import SHAKESPEARE
 
 CHECKPOINT_FORMAT = "nn-tutorial-net/2"  # lesson 04's networks; architecture["kind"] says "mlp" or "cnn"
@@ -152,3 +155,203 @@ def previous_best(path: Path, text_sha: str) -> float:
                         "(choose another --out)")
     best = old.get("best_val_bpc")
     return best if isinstance(best, float) and math.isfinite(best) else math.inf  # no valid score: nothing to keep
+
+
+MAX_SIZE = 65536  # no size of a model this series trains comes near it
+MAX_TOKEN_BYTES = 1_000_000  # all tokens' bytes together; 4,096 tokens learned from any text hold far fewer
+MAX_BLOCKS = 1024  # building more blocks takes minutes; the models of this series have 1 to 8
+
+
+def load_gpt_checkpoint(path: Path) -> dict:
+    """A checkpoint of lesson 08, loaded without unpickling, with every field the GPT and its tokenizer are rebuilt
+    from checked first (08's ``load_gpt`` rebuilds them): CheckpointError names the first that is wrong."""
+    checkpoint = safe_torch_load(path, GPT_FORMAT, "this version of 08_train_llm.py")
+    try:
+        config = checkpoint["config"]
+        check_gpt_config(config)
+        tokens = tokenizer_size(checkpoint["tokenizer"])
+        if tokens != config["vocab_size"]:
+            raise ValueError(f"its tokenizer has {tokens} tokens, the model expects {config['vocab_size']}")
+        if not is_finite_number(checkpoint.get("best_val_bpc", 0.0)):
+            raise ValueError("its best_val_bpc is not a finite number")
+        # Checkpoints written before the read-out was named lm_head (nanoGPT's name) call it head.
+        checkpoint["state_dict"] = {("lm_head." + k[5:] if k.startswith("head.") else k): v
+                                    for k, v in checkpoint["state_dict"].items()}
+        if not all(torch.is_tensor(t) and (not t.is_floating_point() or bool(t.isfinite().all()))
+                   for t in checkpoint["state_dict"].values()):
+            raise ValueError("its weights are not all finite numbers")
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise unusable(path, error) from None
+    return checkpoint
+
+
+def unusable(path: Path, error: Exception) -> CheckpointError:
+    detail = " ".join(str(error).split())[:160]
+    return CheckpointError(f"{path}: checkpoint does not describe a usable model ({detail})")
+
+
+def tokenizer_size(data: dict) -> int:
+    """The number of tokens of the tokenizer a checkpoint stores as plain data, checked: ValueError names what is
+    wrong (a character vocabulary, or BPE merges that each join two earlier tokens; BPE's first 256 tokens are
+    the byte values, lesson 08's BYTES)."""
+    if not isinstance(data, dict):
+        raise ValueError("its tokenizer is not a description")
+    if data.get("kind") == "char":
+        vocab = data.get("vocab")
+        if not (isinstance(vocab, str) and vocab and len(set(vocab)) == len(vocab)):
+            raise ValueError("its character vocabulary is not a string of distinct characters")
+        try:
+            vocab.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. a lone surrogate, half of a UTF-16 pair: no text holds one
+            raise ValueError("its character vocabulary holds a character that is not valid text") from None
+        return len(vocab)
+    if data.get("kind") == "bpe":
+        merges = data.get("merges")
+        if not isinstance(merges, list):
+            raise ValueError("its BPE merges are not a list")
+        seen = set()
+        for n, pair in enumerate(merges):
+            # merge n may only join tokens that exist before it: the bytes and merges 0..n-1
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 256 + n for i in pair)):
+                raise ValueError(f"BPE merge {n} is not a pair of earlier token ids")
+            if tuple(pair) in seen:
+                raise ValueError(f"BPE merge {n} repeats an earlier merge")
+            seen.add(tuple(pair))
+        # Each merge joins two earlier tokens, so a hand-made chain (a+a, then that+that, ...) doubles its
+        # token's length at every step: count the bytes before making them.
+        lengths, total = [1] * 256, 256
+        for a, b in merges:
+            lengths.append(lengths[a] + lengths[b])
+            total += lengths[-1]
+            if total > MAX_TOKEN_BYTES:
+                raise ValueError(f"its BPE merges make tokens of more than {MAX_TOKEN_BYTES:,} bytes in all")
+        return 256 + len(merges)
+    raise ValueError(f"its tokenizer kind {str(data.get('kind'))[:20]!r} is neither 'char' nor 'bpe'")
+
+
+def check_gpt_config(config: dict) -> None:
+    """Sizes a GPT can be built with: whole numbers in range (a context of at least 2, for 09's window)."""
+    if not isinstance(config, dict):
+        raise ValueError("its config is not a description")
+    for name, low in (("vocab_size", 1), ("block_size", 2), ("n_layer", 1), ("n_head", 1), ("n_embd", 1)):
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SIZE:
+            raise ValueError(f"{name} {value!r} is not a whole number from {low} to {MAX_SIZE}")
+    if config["n_embd"] % config["n_head"]:
+        raise ValueError(f"n_embd {config['n_embd']} is not a multiple of n_head {config['n_head']}")
+    dropout = config.get("dropout", 0.0)
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout {dropout!r} is not in [0, 1)")
+    # Each number may be fine on its own and the whole still impossible: judge the total before building anything.
+    if config["n_layer"] > MAX_BLOCKS:
+        raise ValueError(f"n_layer {config['n_layer']} is more blocks than {MAX_BLOCKS}")
+    parameters, memory = gpt_parameter_count(config), physical_memory()
+    if memory is not None and 4 * parameters > memory / 2:
+        raise ValueError(f"its {parameters:,} parameters need {4 * parameters / 2**30:,.1f} GiB, more than half of "
+                         f"this computer's {memory / 2**30:,.1f} GiB")
+
+
+def gpt_parameter_count(config: dict) -> int:
+    """The number of parameters lesson 07's GPT of these sizes has, counted without building it."""
+    C, V = config["n_embd"], config["vocab_size"]
+    # per block: qkv 3C(C + 1), proj C(C + 1), feed-forward 4C(C + 1) + C(4C + 1), two LayerNorms 2C each
+    block = 12 * C * C + 13 * C
+    return V * C + config["block_size"] * C + config["n_layer"] * block + 2 * C + C * V + V  # embeddings, ln_f, head
+
+
+RUN_STATE_FORMAT = "nn-tutorial-gpt-run/1"  # lesson 08's run in progress: what --resume needs to continue it
+
+
+def run_state_path(checkpoint: Path) -> Path:
+    """Where lesson 08 keeps the state of its run in progress: beside the checkpoint, e.g. 08_gpt_x.resume.pt."""
+    return Path(checkpoint).with_suffix(".resume.pt")
+
+
+def save_run_state(path: Path, settings: dict, **state) -> None:
+    """Everything a run needs to continue exactly (weights, optimizer, random generators, history), atomically."""
+    save_torch(path, {"format": RUN_STATE_FORMAT, "settings": settings, **state})
+
+
+def load_run_state(path: Path, settings: dict) -> dict:
+    """The saved state of the run that ``settings`` describe; a run with other settings is refused in one line,
+    naming the first difference, because continuing it with these would be neither run."""
+    if not Path(path).is_file():
+        raise UserError(f"--resume: there is no interrupted run to continue ({path} does not exist; a run that "
+                        "finishes removes it)")
+    state = safe_torch_load(path, RUN_STATE_FORMAT, "08_train_llm.py's training")
+    old = state.get("settings", {})
+    for key in dict.fromkeys(["text_sha256", *settings, *old]):  # another text first: it differs most
+        if old.get(key) != settings.get(key):
+            difference = ("it trained on another text" if key == "text_sha256" else
+                          f"it had --{key.replace('_', '-')} {old.get(key)!r}, this command {settings.get(key)!r}")
+            raise UserError(f"--resume: {path} holds another run ({difference}); give the flags it was started "
+                            "with, or start afresh without --resume")
+    return state
+
+
+class RunFiles:
+    """The files of one run of lesson 08: its best checkpoint and that model's JSON record (written together, and
+    only over a worse model of the same text), and at every evaluation the run's state, for --resume.
+
+    ``previous``: what ``previous_best`` found at ``out`` (infinity: nothing to beat); ``about``: what the
+    checkpoint and the record keep beside the scores (the text and its sha256, the hyperparameters, ...), whose
+    text and hyperparameters a resumed run must share; ``resume``: continue the interrupted run of these.
+    """
+
+    def __init__(self, out: Path, previous: float, about: dict, resume: bool):
+        self.out, self.state_path, self.about = Path(out), run_state_path(out), about
+        self.settings = about["hyperparameters"] | {"text_sha256": about["text_sha256"]}  # a resumed run's too
+        self.best = {"val_bpc": previous, "val_loss": math.nan, "step": None}
+        self.state_step = None  # the step of the last state written (or resumed from)
+        if resume:
+            self.resume()
+        elif math.isfinite(previous):
+            print(f"   {out} already holds a model of this text that scored {previous:.4f} bits per character; "
+                  "it is replaced only by a better one (--overwrite to replace it anyway)\n")
+        if self.state_path.exists() and not resume:
+            print(f"   {self.state_path} holds an interrupted run: this run replaces it at its first evaluation "
+                  "(--resume would continue that one instead)\n")
+
+    def resume(self) -> None:
+        """Read the state the interrupted run of these settings saved (refused in one line: none, or another run's)."""
+        self.resumed = load_run_state(self.state_path, self.settings)
+        self.best.update(self.resumed["best"])
+        self.state_step = self.resumed["history"][-1]["step"]
+        print(f"   resuming the interrupted run in {self.state_path} at step {self.state_step}\n")
+
+    def restore(self, model, optimizer, generator: torch.Generator) -> tuple[list[dict], int]:
+        """Put the resumed run's weights, optimizer and random generators back; its history and its last step."""
+        model.load_state_dict(self.resumed["model"])
+        optimizer.load_state_dict(self.resumed["optimizer"])
+        generator.set_state(self.resumed["generator"])
+        torch.set_rng_state(self.resumed["rng"])  # dropout's
+        return self.resumed["history"], self.state_step
+
+    def keep(self, val_bpc: float, history: list[dict], model, tokenizer, optimizer, generator) -> bool:
+        """At an evaluation: a new best is saved (checkpoint and record); the run's state always. True if better."""
+        better = val_bpc < self.best["val_bpc"]
+        if better:
+            self.best.update(val_bpc=val_bpc, val_loss=history[-1]["val_loss"], step=history[-1]["step"])
+            scores = {"best_val_bpc": val_bpc, "best_val_loss": self.best["val_loss"], "best_step": self.best["step"]}
+            save_gpt(self.out, model, tokenizer, **scores, history=history, **self.about)
+            write_record(self.out.with_suffix(".json"), {
+                "lesson": "08", "parameters": model.num_parameters(), **self.about, "history": history, **scores,
+                "train_seconds": history[-1]["seconds"],
+                "tokens_per_second": history[-1]["tokens"] / history[-1]["seconds"]})
+        save_run_state(self.state_path, self.settings, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                       generator=generator.get_state(), rng=torch.get_rng_state(), best=dict(self.best),
+                       history=history)
+        self.state_step = history[-1]["step"]
+        return better
+
+    def stopped(self, reason: str, interrupted: bool) -> UserError:
+        """The one line a stopped run ends with: what is kept where, and how to go on."""
+        kept = (f"the best so far, step {self.best['step']}, is in {self.out}" if self.best["step"] else
+                f"{self.out} is as it was")
+        again = (f"; the same command with --resume continues from step {self.state_step}"
+                 if interrupted and self.state_step else "")
+        return UserError(f"{reason}: {kept}{again}")
+
+    def finished(self) -> None:
+        self.state_path.unlink(missing_ok=True)  # the run is complete: nothing left to resume

@@ -89,6 +89,42 @@ def given(flag: str, argv: list[str] | None = None, **declaration):
         return action.default
 
 
+def keep_parent_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None,
+                      shape: tuple[str, ...]) -> None:
+    """--init-from: the tokenizer and the ``shape`` flags take the values of the model fine-tuning starts from
+    (``args.parent``: its model, tokenizer and checkpoint); one given otherwise is refused, and so is an --out
+    that would write over that model."""
+    model, tokenizer, _ = args.parent
+    for name, value in {"tokenizer": tokenizer.kind, **{name: getattr(model.config, name) for name in shape}}.items():
+        flag = "--" + name.replace("_", "-")
+        if given(flag, argv) not in (None, str(value)):
+            parser.error(f"{flag} {given(flag, argv)}: {args.init_from} has {flag} {value}, and fine-tuning keeps the "
+                         "shape and tokenizer of the model it starts from")
+        setattr(args, name, value)
+    if args.out.resolve() == args.init_from.resolve():
+        parser.error("--out is the --init-from checkpoint: fine-tuning writes a model of its own, never over the one "
+                     "it starts from")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Lesson 08's flags beside ``add_gpt_arguments``; their defaults are in 08's dict of each mode."""
+    parser.add_argument("--min-lr", type=positive_float, help="learning rate at the end of the cosine")
+    parser.add_argument("--warmup-iters", type=positive_int, help="steps of linear warm-up")
+    parser.add_argument("--weight-decay", type=non_negative_float, help="AdamW's decoupled weight decay")
+    parser.add_argument("--grad-clip", type=positive_float, help="largest gradient norm")
+    parser.add_argument("--dropout", type=dropout_rate, help="dropout probability, in [0, 1)")
+    parser.add_argument("--eval-interval", type=positive_int, help="steps between evaluations")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto", help="the "
+                        "forward pass's precision; auto: bfloat16 on a GPU that has it, else float32 (float16: CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU only)")
+    add_device_argument(parser)
+    parser.add_argument("--threads", type=thread_count, help="CPU threads of each process (default: one per core, "
+                        "shared among torchrun's processes: more threads than cores make every product wait)")
+    parser.add_argument("--out", type=checkpoint_path, help="checkpoint path (default models/08_gpt_<text>.pt, "
+                        "_bpe.pt for BPE, _from_<model>.pt fine-tuned)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out even if its model scored better")
+
+
 def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str):
     def parse(text: str):
         try:

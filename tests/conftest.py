@@ -122,7 +122,7 @@ def checkpoint(tmp_path_factory) -> Path:
     import torch
 
     GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
-    save_gpt = load_lesson("08_train_llm").save_gpt
+    from common.checkpoints import save_gpt
     CharTokenizer = load_lesson("07_simple_llm").CharTokenizer
 
     torch.manual_seed(0)

@@ -5,19 +5,21 @@ BPE, lesson 08's, has its own file, tests/test_08_tokenizers.py."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import pytest
 import torch
 from conftest import PATTERN, load_lesson, run_script
 from torch.nn import functional as F
 
+from common.checkpoints import gpt_parameter_count
 from common.text import checksum
 
 _07 = load_lesson("07_simple_llm")
 CharTokenizer, evaluate, get_batch = _07.CharTokenizer, _07.evaluate, _07.get_batch
 characters_per_token = load_lesson("08_train_llm").characters_per_token
 GPT, GPTConfig, CausalSelfAttention = _07.GPT, _07.GPTConfig, _07.CausalSelfAttention
-lesson09 = load_lesson("09_use_llm")  # the cache and the size check
+lesson09 = load_lesson("09_use_llm")  # the cache
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +179,7 @@ def test_a_small_gpt_beats_the_best_possible_bigram_after_a_few_steps():
 def test_the_size_check_counts_the_parameters_the_model_has():
     """08-10 refuse a checkpoint too large to build by counting its parameters from the sizes alone."""
     for config in (tiny_config(), GPTConfig(65, 128, 4, 4, 128), GPTConfig(3, 2, 1, 1, 1), GPTConfig(300, 8, 3, 3, 24)):
-        assert lesson09.parameter_count(config) == GPT(config).num_parameters()
+        assert gpt_parameter_count(asdict(config)) == GPT(config).num_parameters()
 
 
 def test_fresh_model_predicts_nearly_uniformly():

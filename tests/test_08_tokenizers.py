@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from conftest import load_lesson
 
+from common.checkpoints import save_gpt, tokenizer_size
+
 _07, _08, _09 = load_lesson("07_simple_llm"), load_lesson("08_train_llm"), load_lesson("09_use_llm")
-CharTokenizer, evaluate = _07.CharTokenizer, _07.evaluate
+CharTokenizer, evaluate, GPT, GPTConfig = _07.CharTokenizer, _07.evaluate, _07.GPT, _07.GPTConfig
 BPETokenizer, characters_per_token, learn_merges, learn_merges_fast, merge = (
     _08.BPETokenizer, _08.characters_per_token, _08.learn_merges, _08.learn_merges_fast, _08.merge)
-stream_text, tokenizer_from_dict = _09.stream_text, _09.tokenizer_from_dict
+stream_text, load_gpt = _09.stream_text, _08.load_gpt
 
 # Small alphabets make repeated pairs (and runs like "aaaa", where merges overlap) likely.
 texts = st.text(alphabet=st.sampled_from("aab ébc🙂\n"), max_size=200)
@@ -105,9 +107,10 @@ def test_a_stream_never_yields_part_of_a_character():
     assert "".join(broken) == "\ufffda"
 
 
-def test_a_tokenizer_is_stored_as_plain_data(bpe):
+def test_a_tokenizer_is_stored_as_plain_data(bpe, tmp_path):
     for tokenizer in (bpe, CharTokenizer("abc")):
-        restored = tokenizer_from_dict(tokenizer.to_dict())
+        save_gpt(tmp_path / "gpt.pt", GPT(GPTConfig(len(tokenizer), 8, 1, 1, 8)), tokenizer)
+        restored = load_gpt(tmp_path / "gpt.pt")[1]
         assert type(restored) is type(tokenizer) and restored.encode("a café") == tokenizer.encode("a café")
 
 
@@ -124,4 +127,4 @@ def test_a_tokenizer_is_stored_as_plain_data(bpe):
 ])
 def test_a_corrupt_or_hand_edited_tokenizer_is_refused(data, message):
     with pytest.raises(ValueError, match=message):
-        tokenizer_from_dict(data)
+        tokenizer_size(data)

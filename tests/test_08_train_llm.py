@@ -9,17 +9,17 @@ import random
 
 import pytest
 import torch
-from conftest import PATTERN, assert_one_line_error, load_lesson, run_in_process, run_script
+from conftest import PATTERN, VOCAB, assert_one_line_error, load_lesson, run_in_process, run_script
 
 from common import UserError
-from common.checkpoints import CheckpointError
+from common.checkpoints import CheckpointError, run_state_path, save_gpt, save_run_state
 from common.text import read_text, split_text
 
 _07 = load_lesson("07_simple_llm")
 CharTokenizer, evaluate, get_batch, windows = _07.CharTokenizer, _07.evaluate, _07.get_batch, _07.windows
 characters_per_token = load_lesson("08_train_llm").characters_per_token
 GPT, GPTConfig = _07.GPT, _07.GPTConfig
-save_gpt, load_gpt = load_lesson("08_train_llm").save_gpt, load_lesson("09_use_llm").load_gpt  # 08 writes, 09 reads
+load_gpt = load_lesson("09_use_llm").load_gpt  # 08 writes (common.checkpoints.save_gpt), 09 reads
 
 
 
@@ -153,10 +153,11 @@ def test_08_trains_every_step_in_training_mode_even_after_evaluating_and_samplin
     modes = []  # (gradients on, training mode) for every forward pass
     model.register_forward_pre_hook(lambda module, inputs: modes.append((torch.is_grad_enabled(), module.training)))
     args = argparse.Namespace(lr=1e-3, min_lr=1e-4, warmup_iters=2, max_iters=6, eval_interval=2, weight_decay=0.1,
-                              grad_clip=1.0, batch_size=4, block_size=16, seed=0, compile=False)
+                              grad_clip=1.0, batch_size=4, block_size=16, seed=0, compile=False, resume=False)
     cpu = torch.device("cpu")
-    train08.fit(model, ids[:500], ids[500:], tokenizer, args, save=lambda loss, history: False,
-                team=train08.Team(cpu), precision=train08.Precision(torch.float32, cpu))
+    files = argparse.Namespace(keep=lambda *evaluation: False)  # saves nothing
+    train08.fit(model, ids[:500], ids[500:], tokenizer, args, files=files, team=train08.Team(cpu),
+                precision=train08.Precision(torch.float32, cpu))
     training_steps = [mode for grad, mode in modes if grad]
     assert len(training_steps) == 6 and all(training_steps)
     assert any(not mode for grad, mode in modes if not grad)  # it did evaluate in eval mode in between
@@ -202,3 +203,42 @@ def test_two_processes_train_the_model_one_process_trains_on_their_global_batch(
 def test_combinations_that_cannot_work_are_refused_in_one_line(tmp_path, flags, message):
     assert_one_line_error(run_in_process("08_train_llm.py", *flags, "--out", str(tmp_path / "gpt.pt")), message)
     assert not (tmp_path / "gpt.pt").exists()
+
+
+def test_08_resume_refuses_what_it_cannot_continue_and_leaves_every_file_as_it_was(tmp_path, small_text):
+    out = tmp_path / "models" / "gpt.pt"
+    assert_one_line_error(run_in_process("08_train_llm.py", "--text", str(small_text), "--out", str(out), "--resume"),
+                          "no interrupted run")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_run_state(run_state_path(out), {"text_sha256": "another text's"}, history=[{"step": 10}])
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert_one_line_error(run_in_process("08_train_llm.py", "--text", str(small_text), "--out", str(out), "--resume"),
+                          "another text")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_08_fine_tunes_a_model_into_a_checkpoint_of_its_own_that_names_its_parent(tmp_path, small_text, checkpoint):
+    parent = checkpoint.read_bytes()
+    result = run_script("08_train_llm.py", "--init-from", str(checkpoint), "--text", str(small_text), "--max-iters", "20",
+                        "--eval-interval", "10", "--batch-size", "4", out=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "before any step it scores" in result.stdout
+    child = tmp_path / "models" / "08_gpt_small_from_test.pt"  # its own name; the parent is untouched
+    record = json.loads(child.with_suffix(".json").read_text())
+    assert record["hyperparameters"]["init_from"] == str(checkpoint) and checkpoint.read_bytes() == parent
+    assert record["hyperparameters"]["lr"] == 1e-3  # fine-tuning's own default, smaller than training's
+    model, tokenizer, saved = load_gpt(child)  # 09 loads it like any other
+    assert (saved["config"]["n_layer"], saved["config"]["block_size"], tokenizer.vocab) == (2, 32, VOCAB)
+
+
+def test_08_fine_tuning_refuses_what_the_model_it_starts_from_cannot_do(tmp_path, checkpoint):
+    odd = tmp_path / "odd.txt"
+    odd.write_text("Caf\u00e9 at 7: the cat sat on the mat. " * 80)
+    out = str(tmp_path / "models" / "ft.pt")
+    assert_one_line_error(run_in_process("08_train_llm.py", "--init-from", str(checkpoint), "--text", str(odd),
+                                         "--out", out), "never saw", "'\u00e97'", "BPE")
+    assert_one_line_error(run_in_process("08_train_llm.py", "--init-from", str(checkpoint), "--n-layer", "3",
+                                         "--out", out), "--n-layer 3", "has --n-layer 2")
+    assert_one_line_error(run_in_process("08_train_llm.py", "--init-from", str(checkpoint), "--out", str(checkpoint)),
+                          "never over the one it starts from")
+    assert not (tmp_path / "models" / "ft.pt").exists()

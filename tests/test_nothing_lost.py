@@ -23,13 +23,12 @@ from conftest import ROOT, VOCAB, assert_one_line_error, load_lesson, run_script
 from PIL import Image
 from test_data import write_idx, write_tiny_mnist
 
-from common.checkpoints import CHECKPOINT_FORMAT, save_checkpoint
+from common.checkpoints import CHECKPOINT_FORMAT, save_checkpoint, save_gpt
 from common.records import write_record
 
 MLP = load_lesson("04_neural_network_training").MLP
 CharTokenizer = load_lesson("07_simple_llm").CharTokenizer
 GPT, GPTConfig = load_lesson("07_simple_llm").GPT, load_lesson("07_simple_llm").GPTConfig
-save_gpt = load_lesson("08_train_llm").save_gpt
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +124,45 @@ def test_08_after_ctrl_c_the_record_describes_the_checkpoint(tmp_path, text):
     record = json.loads((tmp_path / "models" / "08_gpt_small.json").read_text())
     assert (record["best_step"], record["best_val_loss"]) == (checkpoint["best_step"], checkpoint["best_val_loss"])
     assert record["history"] == checkpoint["history"]
+
+
+def test_08_stopped_with_ctrl_c_and_resumed_ends_where_an_uninterrupted_run_does(tmp_path, text):
+    """--resume: the same final loss (to 1e-6 on the CPU), the same history; a resume with other flags is refused."""
+    flags = ["--text", str(text), *TINY_08, "--max-iters", "600", "--eval-interval", "100", "--threads", "1",
+             "--dropout", "0.1"]  # dropout: its random generator must be restored too
+    whole = run_script("08_train_llm.py", *flags, "--out", str(tmp_path / "whole" / "gpt.pt"), out=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "cut" / "gpt.pt"
+    env = {**os.environ, "CI": "1", "MPLBACKEND": "Agg", "NN_TUTORIAL_OUTPUT": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, str(ROOT / "08_train_llm.py"), *flags, "--out", str(out), "--no-show"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in process.stdout:
+            if "step   100" in line:  # the first evaluation: its state is on disk
+                break
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "interrupted" in stderr and "--resume continues from step" in stderr and "Traceback" not in stderr, stderr
+    state = out.with_suffix(".resume.pt")
+    assert state.is_file()
+    before = snapshot(tmp_path / "cut")
+    other = run_script("08_train_llm.py", *flags, "--lr", "0.01", "--out", str(out), "--resume", out=tmp_path)
+    assert_one_line_error(other, "--lr", "give the flags it was started with")
+    assert snapshot(tmp_path / "cut") == before  # refused: every file as it was
+    resumed = run_script("08_train_llm.py", *flags, "--out", str(out), "--resume", out=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming the interrupted run" in resumed.stdout and not state.exists()  # finished: nothing to resume
+    # The records keep the history up to the best model; the printed lines go on to the last step
+    ends = [json.loads(path.with_suffix(".json").read_text()) for path in (tmp_path / "whole" / "gpt.pt", out)]
+    assert [h["step"] for h in ends[0]["history"]] == [h["step"] for h in ends[1]["history"]]
+    for a, b in zip(ends[0]["history"], ends[1]["history"]):
+        assert abs(a["val_loss"] - b["val_loss"]) < 1e-6 and abs(a["train_loss"] - b["train_loss"]) < 1e-6, (a, b)
+    assert ends[0]["best_val_loss"] == pytest.approx(ends[1]["best_val_loss"], abs=1e-6)
+    scores = [re.findall(r"step +(\d+)  bits/char: train (\S+)  val (\S+)", run.stdout) for run in (whole, resumed)]
+    assert scores[1][-1][0] == "600" and scores[1] == scores[0][-len(scores[1]):]  # to the last step, as printed
 
 
 def test_ctrl_c_stops_the_suite_at_once_with_its_summary_and_the_running_lesson_with_it(tmp_path):
