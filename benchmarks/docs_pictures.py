@@ -43,8 +43,8 @@ BPE_RUN = (["08_train_llm.py", "--tokenizer", "bpe"], ["08_tinyshakespeare_bpe_l
 NOT_REGENERATED = {
     "03_mnist_loss_comparison.png": "03 --dataset mnist, then again with --loss mse --activation sigmoid (MNIST)",
     "06_draw.png": "06 --draw: a window, drawn in by hand",
-    "10_browser_page.png": "a browser's screenshot of 10's page",
-    "10_page_one_generation.png": "a browser's screenshot of 10's page during a run",
+    "10_browser_page.png": "python benchmarks/page_pictures.py models/08_gpt_tinyshakespeare_bpe.pt (Chromium)",
+    "10_page_one_generation.png": "the same command: 10's page during a run",
     "bench_rendered_digits.png": "python benchmarks/rendered_digits.py models/04_mlp_mnist.pt models/04_cnn_mnist.pt",
     "bench_learner_digits.png": "python benchmarks/learner_digits.py models/04_mlp_digits.pt models/04_mlp_mnist.pt "
                                 "models/04_cnn_mnist.pt --seed 1 (MNIST checkpoints)",
