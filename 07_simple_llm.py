@@ -15,8 +15,8 @@ so its validation loss shows what the idea buys - within that short budget: not 
 one before it (the run says which did not), and lesson 08 trains the GPT properly.
 
 1. Bigram: a table of next-character scores given only the current character. No context: the baseline.
-2. One self-attention head: position t takes an average of the values v_s of the positions s <= t,
-   weighted by how well its query q_t matches their keys k_s (the code below says more):
+2. One self-attention head, on learned vectors for each token and position: position t takes an average
+   of the values v_s of the positions s <= t, weighted by how well its query q_t matches their keys k_s:
        scores = Q K^T / sqrt(d)        (T x T; d = head size)
        scores[t, s] = -inf  for s > t  (the causal mask: no looking ahead)
        weights = softmax(scores, along s),   out = weights V
@@ -25,13 +25,17 @@ one before it (the run says which did not), and lesson 08 trains the GPT properl
 5. + Residual connections and LayerNorm: x + f(LayerNorm(x)) instead of f(x). This rung is lesson 08's
    GPT with one block, so it also brings the GPT's last LayerNorm (ln_f) and biases on q, k and v, and
    computes the same attention with PyTorch's fused kernel.
-6. A GPT: n_layer such blocks stacked, a last LayerNorm, and the read-out to logits (lm_head).
+6. A GPT: n_layer such blocks stacked (rung 5 is the same with n_layer = 1).
 
 Rungs 5 and 6 are the GPT that lessons 08-10 train, sample from and serve, one screen per piece below:
 CausalSelfAttention (rungs 2-3 with all heads at once; the tests check it equals rung 3's loop),
 FeedForward, Block, GPT, init_weights, and ``sample``, the plain writing loop that lesson 09 speeds up.
 
-Run it:  python 07_simple_llm.py [--max-iters 800] [--text my_book.txt]   (about 75 s)
+What to look at: figures/07_ladder.png, each rung's validation loss (the drops are what each idea bought),
+and figures/07_attention.png, each head's weights over a line (a bright line one step left of the diagonal:
+a head reading the character before; the run measures and prints where each head looks).
+
+Run it:  python 07_simple_llm.py [--max-iters 800] [--text my_book.txt]   (1-2 minutes)
 """
 
 from __future__ import annotations
@@ -166,7 +170,9 @@ def evaluate(model: nn.Module, ids: torch.Tensor, block_size: int, chars: torch.
 
 
 class Bigram(nn.Module):
-    """Rung 1: logits for the next character read straight from a (vocab x vocab) table."""
+    """Rung 1: logits for the next character read straight from a (vocab x vocab) table, ``nn.Embedding``:
+    a lookup table of learned vectors (id i gives row i, as a one-hot vector times the table would, without
+    the products). Here row i holds the scores of the characters that may follow character i."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -194,8 +200,8 @@ class Head(nn.Module):
     """Rung 2: one head of causal self-attention.
 
     Each position emits a query q_t ("what am I looking for"), a key k_s ("what do I contain") and a value
-    v_s ("what I pass on"), all linear maps of its embedding: a learned vector looked up for its token (a
-    table with one row per id, ``nn.Embedding``) plus one looked up for its position."""
+    v_s ("what I pass on"), all linear maps of its embedding: a learned vector looked up for its token (rung
+    1's ``nn.Embedding``, one row per id) plus one looked up for its position."""
 
     def __init__(self, config: GPTConfig, head_size: int):
         super().__init__()
@@ -262,7 +268,7 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.attn_dropout = nn.Dropout(config.dropout)  # on the weights (this lesson reads them here, with a hook)
         self.fused = True  # F.scaled_dot_product_attention; False computes the weights by hand, as rung 2 does
-        self.resid_dropout = nn.Dropout(config.dropout)  # on the output, before it joins the residual stream
+        self.resid_dropout = nn.Dropout(config.dropout)  # on the output, before it joins the residual stream (Block)
         self.register_buffer("mask", torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool)),
                              persistent=False)
 
@@ -364,9 +370,8 @@ class GPT(nn.Module):
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"{T} positions, but the context holds {self.config.block_size}")
-        positions = torch.arange(T, device=idx.device)  # (T,)
-        x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
-        for block in self.blocks:
+        x = self.dropout(self.token_embedding(idx) + self.position_embedding(torch.arange(T, device=idx.device)))
+        for block in self.blocks:  # x: (B, T, C) throughout
             x = block(x)
         return self.lm_head(self.ln_f(x))  # (B, T, vocab)
 
@@ -402,10 +407,9 @@ def sample_text(model: GPT, tokenizer: CharTokenizer, seed: int, n: int) -> str:
 
 def ladder(config: GPTConfig) -> list[tuple[str, nn.Module]]:
     """The six rungs, each one idea more than the last, all starting from GPT's small random weights."""
-    C = config.n_embd
     rungs = [
         ("bigram table", Bigram(config)),
-        ("+ one attention head", LanguageModel(config, Head(config, C))),
+        ("+ one attention head", LanguageModel(config, Head(config, config.n_embd))),
         (f"{config.n_head} heads", LanguageModel(config, MultiHead(config))),
         ("+ feed-forward", LanguageModel(config, nn.Sequential(MultiHead(config), FeedForward(config)))),
         ("+ residual, LayerNorm", GPT(replace(config, n_layer=1))),  # one Block
@@ -423,8 +427,8 @@ def fit(model: nn.Module, train_ids: torch.Tensor, max_iters: int, batch_size: i
         lr: float, seed: int, name: str) -> None:
     """AdamW on random windows: enough steps to compare rungs, not to finish training (that is 08).
 
-    Decoupled weight decay 0.1 on weight matrices only (lessons 03 and 04), and lesson 03's learning_rate:
-    a warm-up over the first tenth of the steps, then a cosine down to a tenth of the peak.
+    Decoupled weight decay 0.1 on weight matrices only (lessons 03 and 04), and lesson 03's learning_rate (whose
+    docstring says why the warm-up): a warm-up over the first tenth of the steps, then a cosine to a tenth of the peak.
     """
     optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.1), lr=lr)
     generator = torch.Generator().manual_seed(seed)  # every rung sees the same batches
@@ -444,8 +448,7 @@ def show_tokenizer(tokenizer: CharTokenizer) -> None:
     ids = tokenizer.encode(EXAMPLE)
     print(f"   encode({EXAMPLE!r}) = {ids}")
     print(f"   decode(...)          = {tokenizer.decode(ids)!r}")
-    unknown = tokenizer.unknown(ODD)
-    if unknown:
+    if unknown := tokenizer.unknown(ODD):
         print(f"   {ODD!r} holds characters the text never had ({unknown!r}): encoded as "
               f"{tokenizer.vocab[tokenizer.fallback]!r} -> {tokenizer.decode(tokenizer.encode(ODD))!r}")
 
@@ -467,9 +470,8 @@ def attention_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
             block.attn.fused = False
         model(idx)
     finally:
-        for block in model.blocks:
+        for block, hook in zip(model.blocks, hooks):
             block.attn.fused = True
-        for hook in hooks:
             hook.remove()
     return weights
 
@@ -525,23 +527,21 @@ def main() -> None:
     print(f"\n   From the bigram's {losses[0]:.3f} to {losses[-1]:.3f} nats per character "
           f"({losses[-1] - losses[0]:+.3f}); the lowest: " + " and ".join(f"'{name}'" for name in lowest)
           + (f", within {TIE} of each other" if len(lowest) > 1 else "") + f", at {best:.3f}.")
-    worse = [names[i] for i in range(1, len(losses)) if losses[i] > losses[i - 1]]
-    if worse:
+    if worse := [names[i] for i in range(1, len(losses)) if losses[i] > losses[i - 1]]:
         print(f"   Not every rung helped in {args.max_iters} steps: {', '.join(worse)} ended above the rung before it.")
 
-    gpt = model  # the last rung
-    written = sample_text(gpt, tokenizer, args.seed, 150)
+    written = sample_text(model, tokenizer, args.seed, 150)  # model: the last rung, the GPT
     print(f"\n   The GPT after {args.max_iters} steps writes (lesson 08 trains it for longer):\n   | "
           + written.replace("\n", "\n   | "))
 
     save_figure(plot_ladder(names, losses, uniform), "07_ladder")
-    measured = attention_weights(gpt, windows(val_ids, args.block_size, 64)[0])  # each (64, nh, T, T)
+    measured = attention_weights(model, windows(val_ids, args.block_size, 64)[0])  # each (64, nh, T, T)
     notes = {(b, h): note for b in sorted({0, len(measured) - 1})  # the blocks the picture shows
              for h, note in enumerate(where_it_looks(measured[b].mean(0)))}
     print("\n   Where each head looks (the distance back with its largest mean weight, on 64 validation windows):\n"
           + "\n".join(f"   block {b + 1}, head {h + 1}: {note}" for (b, h), note in notes.items()))
     line = attention_line(val_text, args.block_size)
-    weights = attention_weights(gpt, torch.tensor([tokenizer.encode(line)]))
+    weights = attention_weights(model, torch.tensor([tokenizer.encode(line)]))
     save_figure(plot_attention_maps([w[0].numpy() for w in weights], list(line), notes), "07_attention")
     show_or_close(args.no_show)
 

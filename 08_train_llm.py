@@ -5,15 +5,16 @@ windows as mini-batches (``get_batch``), AdamW with weight decay on the weight m
 and 04), lesson 03's ``learning_rate`` with its warm-up - run thousands of steps instead of hundreds,
 with the habits every large language model is trained with, each with its reason:
 
-* **Gradient clipping.** If the gradient's length ||g|| exceeds c, it is scaled to c * g / ||g||:
-  one unlucky batch cannot throw the weights far away.
+* **Gradient clipping.** A gradient g longer than c becomes c * g / ||g||: no batch throws the weights far.
 * **Honest evaluation, in bits per character** (lesson 07's ``evaluate``): the whole validation split,
   the same characters every time, and the training loss measured the same way (eval mode, fixed
-  windows), so the two curves compare like with like. A token is one character for one tokenizer and
-  several for another, so scores are per character: a uniform guess among 65 scores log2 65 = 6.02.
-* **Keep the best.** A checkpoint is written whenever validation reaches a new low; Ctrl-C or a loss
-  that blows up leaves the last good one in place. At every evaluation the run also keeps what it needs
-  to go on (weights, AdamW's averages, the random generators): --resume continues exactly from there.
+  windows), so the two curves compare like with like: in figures/08_<text>_loss_curves.png the gap
+  between them is what does not carry over to new text (below them: the warm-up's climb, the cosine).
+  A token is one character or several, so scores are per character: uniform among 65, log2 65 = 6.02.
+* **Keep the best.** A checkpoint is written whenever validation reaches a new low; Ctrl-C or a loss that
+  blows up leaves the last good one in place. At every evaluation the run also saves its state: weights,
+  AdamW's averages and the random generators (weights alone would restart the averages and draw other
+  batches). --resume continues from there, on a CPU exactly as if never stopped (the tests check it).
 
 **A second kind of token: byte-pair encoding** (BPE, what GPT models use; --tokenizer bpe). Start from
 the 256 byte values of UTF-8, so nothing is ever unknown, then count every adjacent pair of tokens in
@@ -22,12 +23,11 @@ the training text, make the most frequent pair a new token, merge it everywhere,
 holds about two characters, so a model reads a text in half the steps, but chooses among more tokens
 at each one. Merges here cross words ('e ', ', And '); GPT-2 first cuts the text into words, numbers,
 punctuation and spaces with a regular expression and merges only inside each piece. ``learn_merges``
-is that loop as written, ``learn_merges_fast`` the same on NumPy arrays. The run always shows what BPE
-learns; benchmarks/tokenizers.py trains both kinds for the same time.
+is that loop as written, ``learn_merges_fast`` the same on NumPy arrays; every run shows what BPE learns.
 
-**Fine-tuning** (--init-from CHECKPOINT): the same training, but started from a model that already knows
-spelling and words instead of from random weights, on a text of your own - often far too small to learn
-a language from - with smaller steps (FINE_TUNE), so that what it knows is adjusted, not overwritten.
+**Fine-tuning** (--init-from CHECKPOINT): the same training, started from a model that already knows
+spelling and words, on a text of your own far too small to learn a language from, with smaller steps
+than a default run's (FINE_TUNE), so that what it knows is adjusted, not overwritten.
 
 **Bigger than a laptop**: data parallelism under torchrun (``Team``: N processes train one model as one
 process would with a batch N times larger) and mixed precision on a GPU (``Precision``, --dtype).
@@ -66,7 +66,7 @@ from common.checkpoints import RunFiles, load_gpt_checkpoint, previous_best, unu
 from common.devices import check_fits, check_step_fits, pick_device, pick_dtype, use_cpu_cores
 from common.lessons import lesson
 from common.plotting import check_figure_writable, plot_bits_per_char, save_figure, show_or_close
-from common.text import merges_text, read_text, split_text, token_text
+from common.text import describe, merges_text, read_text, split_text, token_text
 
 _07 = lesson("07_simple_llm")  # the GPT this lesson trains, its writing loop, its batches and its score
 GPT, GPTConfig, sample_text = _07.GPT, _07.GPTConfig, _07.sample_text
@@ -85,9 +85,9 @@ QUICK = DEFAULTS | dict(max_iters=1100, batch_size=16, block_size=64, lr=2e-3, m
                         eval_interval=100)  # --quick: about 2 minutes
 GPU = DEFAULTS | dict(max_iters=5000, batch_size=64, block_size=256, n_layer=6, n_head=6, n_embd=384, lr=1e-3,
                       min_lr=1e-4, dropout=0.2, eval_interval=250)  # --preset gpu
-# --init-from, over the mode's: chosen on the validation part of texts/python_special_names.txt (README)
+# --init-from replaces these of the mode's defaults; chosen on texts/python_special_names.txt's validation part (README)
 FINE_TUNE = dict(max_iters=150, lr=1e-3, min_lr=1e-4, warmup_iters=15, eval_interval=25)
-SHAPE = ("n_layer", "n_head", "n_embd", "block_size")  # what fine-tuning keeps of the model it starts from
+SHAPE = ("n_layer", "n_head", "n_embd", "block_size")  # fine-tuning keeps these and the tokenizer of its model
 TRAIN_EVAL_WINDOWS = 400  # windows of the training split scored at each evaluation, evenly spread
 SAMPLE_CHARS = 200  # at most; as many tokens are drawn
 BPE_CHECK_CHARS = 20_000  # the textbook BPE loop is checked against the fast one on this much text
@@ -209,7 +209,7 @@ class BPETokenizer:
         return ids.tolist()
 
     def decode(self, ids: list[int]) -> str:
-        # Ids drawn by a model may end mid-character or join bytes that form none: those show as U+FFFD.
+        # Bytes that form no character show as U+FFFD, '�': shown, not forbidden, so you see where the model erred.
         return b"".join(self.pieces[i] for i in ids).decode("utf-8", errors="replace")
 
     def unknown(self, text: str) -> str:
@@ -329,8 +329,8 @@ def fit(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, tokenizer: T
                 # A step whose loss was finite can still blow the weights up: its evaluation shows it. Every
                 # process hears the leader's verdict, so all of them stop together.
                 if not team.leader_says(math.isfinite(train.bits_per_char + val.bits_per_char)):
-                    raise Diverged(f"the validation loss became {val.nats_per_token} at step {done}; "
-                                   "try a smaller --lr")
+                    raise Diverged(f"the loss became {train.nats_per_token} on training windows and "
+                                   f"{val.nats_per_token} on validation at step {done}; try a smaller --lr")
                 if not team.leads:
                     continue
                 history.append({"step": done, "train_bpc": train.bits_per_char, "val_bpc": val.bits_per_char,
@@ -433,7 +433,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT", help="fine-tune: start from this model of "
                         "08 (its weights, shape and tokenizer) with smaller steps (--init-from X --help shows them)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run of the same flags from "
-                        "its last evaluation (saved beside --out as <out>.resume.pt)")
+                        "its last evaluation (its state is saved beside --out, e.g. 08_gpt_<text>.resume.pt)")
     gpu, quick = given("--preset", argv) == "gpu", given("--quick", argv, action="store_true")
     mode = (GPU if gpu else QUICK if quick else DEFAULTS) | (FINE_TUNE if given("--init-from", argv) else {})
     add_gpt_arguments(parser, mode)  # the mode's defaults; flags override
@@ -480,8 +480,8 @@ def main() -> None:
     if args.init_from:  # fine-tuning: the same training, from weights that already know spelling and words
         model.load_state_dict(args.parent[0].state_dict())
     print(f"{args.text.name}: {len(text):,} characters; {len(train_text):,} to train on, {len(val_text):,} to "
-          f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens ({len(val_text) / len(val_ids):.2f} "
-          "characters per token)")
+          f"validate on: {len(train_ids):,} and {len(val_ids):,} tokens of {describe(tokenizer)} "
+          f"({len(val_text) / len(val_ids):.2f} characters per token)")
     print(f"   GPT: {args.n_layer} blocks x {args.n_head} heads, width {args.n_embd}, context {args.block_size}; "
           f"{model.num_parameters():,} parameters, on {device}"
           f"{f' ({torch.get_num_threads()} threads)' if device.type == 'cpu' else ''} in {str(precision.dtype)[6:]}"
@@ -491,9 +491,10 @@ def main() -> None:
     print(f"   AdamW lr {args.lr} (warm-up {args.warmup_iters} steps, cosine to {args.min_lr}), weight decay "
           f"{args.weight_decay}, clip {args.grad_clip}; {args.max_iters} steps x {batch} windows{shares} x "
           f"{args.block_size} tokens = {args.max_iters * batch * args.block_size:,} tokens seen")
-    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per token"
-          + "\n" * (not args.init_from))
-    if args.init_from:  # what the model it starts from already knows about this text
+    print(f"   a uniform guess scores ln {len(tokenizer)} = {math.log(len(tokenizer)):.3f} nats per token, "
+          f"{math.log2(len(tokenizer)) * len(val_ids) / len(val_text):.3f} bits per character on this text"
+          + "\n" * (not args.init_from or args.resume))
+    if args.init_from and not args.resume:  # what the model it starts from already knows about this text
         before = evaluate(model, val_ids.to(device), args.block_size, characters_per_token(tokenizer)).bits_per_char
         print(f"   starting from {args.init_from} (trained on {args.parent[2].get('text')}): before any step it scores "
               f"{before:.4f} bits per character on this text's validation part\n")
@@ -509,15 +510,14 @@ def main() -> None:
     try:
         history = fit(model, train_ids, val_ids, tokenizer, args, files, team, precision)
     except (KeyboardInterrupt, Diverged) as error:
-        interrupted = isinstance(error, KeyboardInterrupt)
-        raise files.stopped("interrupted" if interrupted else str(error), interrupted) from None
+        raise files.stopped(error) from None
     finally:
         team.close(finished=history is not None)
     if not team.leads:
         return
     files.finished()
 
-    first, final, best = history[0], history[-1], files.best
+    earliest, final, best = history[0], history[-1], files.best
     print(f"\n   {final['seconds']:.0f} s of training ({final['tokens'] / final['seconds']:,.0f} tokens per second), "
           f"{model.num_parameters():,} parameters")
     print(f"   this run's best, {min(h['val_bpc'] for h in history):.4f} bits per character, did not beat "
@@ -526,8 +526,8 @@ def main() -> None:
           f"token) at step {best['step']}: saved {args.out} and {args.out.with_suffix('.json').name}")
     # The gap and the passes, not only the gap's growth: a small text is learned by heart before the first score.
     gap, passes = final["val_bpc"] - final["train_bpc"], final["tokens"] / len(train_ids)
-    seen = (f"after {passes:.1f} passes over the training text (at step {first['step']}: "
-            f"{first['val_bpc'] - first['train_bpc']:+.3f})")
+    seen = (f"after {passes:.1f} passes over the training text (at step {earliest['step']}: "
+            f"{earliest['val_bpc'] - earliest['train_bpc']:+.3f})")
     print(f"   validation is {gap:.3f} bits/char worse than training {seen}: part of what it learned (names, phrases "
           "of the training text) does not carry over to new text" if gap > MEMORISING_GAP else
           f"   validation minus training is {gap:+.3f} bits/char {seen}: no sign of memorising yet")

@@ -17,8 +17,9 @@ The knobs (``next_token_probs``), each a different way to turn z into the probab
 through every layer for each new token, although the keys and values of the tokens already there
 are exactly what they were one step before: with the causal mask, position s's key depends only on
 tokens 1..s. So each layer keeps its keys and values, and a step feeds only the newest token: its
-query, key and value, the key and value appended to the cache, attention over all of them. The work
-per new token then stays the same however long the text is, instead of growing with the context.
+query, key and value, the key and value appended to the cache, attention over all of them. The
+matrix products per new token then stay the same however long the text is (only attention's sum over
+the cached keys grows with it), where without the cache all of them grow with the context.
 The first pass over the prompt, which fills the cache, is called the prefill.
 
 **The window** (``generate``). Positions are learned for 0..block_size-1 only, so a text longer than
@@ -26,6 +27,9 @@ the context cannot slide by one without every cached key landing at a wrong posi
 jumps instead: it keeps the newest half context and prefills again. The text is the same, token for
 token, as without the cache (the tests check it); the README's numbers section measures what the
 jump costs against a sliding window (``benchmarks/context_window.py``).
+
+What to look at: figures/09_sampling_knobs.png, the next token's probabilities under each knob (the
+run prints what changes from panel to panel).
 
 A BPE token may hold part of a character (an emoji is four bytes), so the text is printed through
 a decoder that waits for a character's last byte (``stream_text``).
@@ -270,6 +274,7 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
     fig, axes = plt.subplots(2, 3, figsize=(14, 6.5), sharey=True)
     top = torch.topk(logits, min(12, len(logits))).indices  # the same 12 tokens in every panel (or all there are)
     labels = [repr(token_text(tokenizer, i).replace(" ", "_"))[1:-1] for i in top.tolist()]  # spaces as 07 draws them
+    seen = {}  # name -> (tokens that may be drawn, entropy), for the line that says what the picture shows
     for ax, (name, knob) in zip(axes.flat, KNOBS.items()):
         probs = next_token_probs(logits, *knob)
         kept = int((probs > 0).sum())
@@ -279,6 +284,7 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
         shown = "  ".join(f"{token_text(tokenizer, i)!r} {p:.2f}" for p, i in zip(best.values.tolist(),
                                                                                     best.indices.tolist()) if p > 0)
         print(f"   {name:<16} {kept:>2} possible, entropy {entropy:.2f} nats:  {shown}")
+        seen[name] = kept, entropy
         ax.bar(range(len(top)), probs[top].numpy(), color="tab:blue")
         ax.set_xticks(range(len(top)), labels)
         ax.set_title(f"{name}: {kept} possible, entropy {entropy:.2f} nats")
@@ -287,6 +293,10 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
         ax.set_ylabel("probability")
     fig.suptitle(f"What the model may write after {quoted(prompt, 30)}, under each sampling setting ('_' is a space)")
     fig.tight_layout()
+    heat = " -> ".join(f"{seen[n][1]:.2f}" for n in KNOBS if n == "greedy" or n.startswith("temperature"))
+    print(f"   in the figure, the same {len(top)} tokens in every panel: as the temperature rises (greedy, 0.5, 1.0, "
+          f"1.5) the entropy goes {heat} nats; top-k 5 and top-p 0.9 leave {seen['top-k 5'][0]} and "
+          f"{seen['top-p 0.9'][0]} of the {len(logits)} tokens possible")
     return fig
 
 

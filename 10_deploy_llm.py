@@ -47,7 +47,6 @@ import errno
 import html
 import ipaddress
 import json
-import os
 import socket
 import threading
 import time
@@ -69,6 +68,7 @@ from starlette.exceptions import HTTPException
 from common import ROOT, UserError
 from common.cli import lesson_parser, non_negative_int, port_number, run, thread_count
 from common.checkpoints import DEFAULT_GPT_CHECKPOINT
+from common.devices import use_cpu_cores
 from common.lessons import lesson
 from common.text import checksum
 
@@ -371,7 +371,8 @@ def selftest(app: FastAPI) -> None:
         health = json.load(call("/health"))
         print(f"   GET /health -> {health['status']}, {health['parameters']:,} parameters, "
               f"vocabulary checksum {health['vocab_checksum']}")
-        body = {"prompt": "ROMEO:", "max_new_tokens": 60, "temperature": 0.8, "seed": 0}
+        prompt = health.get("prompt") or "ROMEO:"  # the first line of the model's own text (older checkpoints: none)
+        body = {"prompt": prompt, "max_new_tokens": 60, "temperature": 0.8, "seed": 0}
         answer = json.load(call("/generate", body))
         print(f"   POST /generate -> {answer['tokens']} tokens in {answer['seconds']:.2f} s: "
               f"{(answer['prompt'] + answer['text'])!r}")
@@ -385,7 +386,8 @@ def selftest(app: FastAPI) -> None:
         except urllib.error.HTTPError as error:
             print(f"   POST /generate with max_new_tokens 10**9 -> {error.code}: {json.load(error)['error']}")
         page = call("/").read().decode()
-        print(f"   GET / -> a page of {len(page):,} bytes")
+        title = page.partition("<h1>")[2].partition("</h1>")[0]
+        print(f"   GET / -> a page of {len(page):,} bytes, headed {html.unescape(title)!r}")
 
 
 def is_loopback(host: str) -> bool:
@@ -415,14 +417,14 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GPT_CHECKPOINT, help="a checkpoint of lesson 08")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this computer only)")
     parser.add_argument("--port", type=port_number, default=8000, help="port to listen on")
-    parser.add_argument("--threads", type=thread_count, default=min(4, os.cpu_count() or 1),
-                        help="CPU threads PyTorch may use for one generation (at most the cores this computer has)")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads PyTorch may use for one generation "
+                        "(default: one per core this process may use, as 08, but at most 4)")
     parser.add_argument("--max-waiting", type=non_negative_int, default=8,
                         help="requests that may wait behind the running generation; more get 503 at once")
     parser.add_argument("--selftest", action="store_true", help="start on a free port, call every endpoint, stop")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or min(4, use_cpu_cores()))
     app = load_app(args.checkpoint, args.max_waiting)
     if args.selftest:
         selftest(app)

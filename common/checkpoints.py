@@ -284,6 +284,9 @@ def load_run_state(path: Path, settings: dict) -> dict:
     for key in dict.fromkeys(["text_sha256", *settings, *old]):  # another text first: it differs most
         if old.get(key) != settings.get(key):
             difference = ("it trained on another text" if key == "text_sha256" else
+                          f"it ran in {old.get(key)} processes, this command in {settings.get(key)}"
+                          if key == "processes" else  # torchrun's --nproc_per_node, not a flag of 08
+                          f"it ran {'with' if old.get(key) else 'without'} --compile" if key == "compile" else
                           f"it had --{key.replace('_', '-')} {old.get(key)!r}, this command {settings.get(key)!r}")
             raise UserError(f"--resume: {path} holds another run ({difference}); give the flags it was started "
                             "with, or start afresh without --resume")
@@ -311,7 +314,7 @@ class RunFiles:
                   "it is replaced only by a better one (--overwrite to replace it anyway)\n")
         if self.state_path.exists() and not resume:
             print(f"   {self.state_path} holds an interrupted run: this run replaces it at its first evaluation "
-                  "(--resume would continue that one instead)\n")
+                  "(its own command with --resume would continue it instead)\n")
 
     def resume(self) -> None:
         """Read the state the interrupted run of these settings saved (refused in one line: none, or another run's)."""
@@ -345,11 +348,13 @@ class RunFiles:
         self.state_step = history[-1]["step"]
         return better
 
-    def stopped(self, reason: str, interrupted: bool) -> UserError:
-        """The one line a stopped run ends with: what is kept where, and how to go on."""
+    def stopped(self, error: Exception) -> UserError:
+        """The one line a run stopped by Ctrl-C or by ``error`` ends with: what is kept where, and how to go on."""
+        interrupted = isinstance(error, KeyboardInterrupt)
+        reason = "interrupted" if interrupted else str(error)
         kept = (f"the best so far, step {self.best['step']}, is in {self.out}" if self.best["step"] else
                 f"{self.out} is as it was")
-        again = (f"; the same command with --resume continues from step {self.state_step}"
+        again = (f"; run it again with --resume to continue from step {self.state_step}"
                  if interrupted and self.state_step else "")
         return UserError(f"{reason}: {kept}{again}")
 

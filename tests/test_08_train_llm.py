@@ -12,7 +12,7 @@ import torch
 from conftest import PATTERN, VOCAB, assert_one_line_error, load_lesson, run_in_process, run_script
 
 from common import UserError
-from common.checkpoints import CheckpointError, run_state_path, save_gpt, save_run_state
+from common.checkpoints import CheckpointError, load_run_state, run_state_path, save_gpt, save_run_state
 from common.text import read_text, split_text
 
 _07 = load_lesson("07_simple_llm")
@@ -215,6 +215,18 @@ def test_08_resume_refuses_what_it_cannot_continue_and_leaves_every_file_as_it_w
     assert_one_line_error(run_in_process("08_train_llm.py", "--text", str(small_text), "--out", str(out), "--resume"),
                           "another text")
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ({"processes": 2}, {"processes": 1}, "it ran in 2 processes, this command in 1"),  # torchrun's, not a flag
+    ({"compile": True}, {"compile": False}, "it ran with --compile"),
+    ({"lr": 0.003}, {"lr": 0.01}, "it had --lr 0.003, this command 0.01"),
+])
+def test_a_refused_resume_names_the_difference_as_the_learner_would_change_it(tmp_path, old, new, message):
+    state = tmp_path / "gpt.resume.pt"
+    save_run_state(state, {"text_sha256": "same"} | old, history=[{"step": 10}])
+    with pytest.raises(UserError, match=message):
+        load_run_state(state, {"text_sha256": "same"} | new)
 
 
 def test_08_fine_tunes_a_model_into_a_checkpoint_of_its_own_that_names_its_parent(tmp_path, small_text, checkpoint):

@@ -150,6 +150,7 @@ def test_selftest_runs_a_real_server_and_calls_every_endpoint(tmp_path, checkpoi
     assert "GET /health -> ready" in result.stdout
     assert "the same text as /generate (same seed)" in result.stdout
     assert "-> 422: max_new_tokens" in result.stdout
+    assert "headed 'Write like " in result.stdout  # the page's heading names the text the checkpoint learned
 
 
 @pytest.mark.slow
