@@ -293,10 +293,11 @@ def show_knobs(model: GPT, tokenizer: Tokenizer, ids: list[int], prompt: str) ->
         ax.set_ylabel("probability")
     fig.suptitle(f"What the model may write after {quoted(prompt, 30)}, under each sampling setting ('_' is a space)")
     fig.tight_layout()
-    heat = " -> ".join(f"{seen[n][1]:.2f}" for n in KNOBS if n == "greedy" or n.startswith("temperature"))
-    print(f"   in the figure, the same {len(top)} tokens in every panel: as the temperature rises (greedy, 0.5, 1.0, "
-          f"1.5) the entropy goes {heat} nats; top-k 5 and top-p 0.9 leave {seen['top-k 5'][0]} and "
-          f"{seen['top-p 0.9'][0]} of the {len(logits)} tokens possible")
+    heat = [name for name, (temperature, k, p) in KNOBS.items() if k is None and p is None]  # temperature only
+    cuts = [name for name in KNOBS if name not in heat]
+    print(f"   in the figure, the same {len(top)} tokens in every panel: from {heat[0]} to {heat[-1]} the entropy goes "
+          + " -> ".join(f"{seen[name][1]:.2f}" for name in heat) + f" nats; {' and '.join(cuts)} leave "
+          + " and ".join(str(seen[name][0]) for name in cuts) + f" of the {len(logits)} tokens possible")
     return fig
 
 
