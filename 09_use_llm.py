@@ -6,7 +6,7 @@ repeat. What choices hide in "draw", and why is the plain loop so slow?
 
 The knobs (``next_token_probs``), each a different way to turn z into the probabilities drawn from:
 
-* **Greedy** (temperature 0): always the likeliest token. Repeatable, and prone to loops.
+* **Greedy** (temperature 0, where ever smaller T leads): always the likeliest token. Repeatable, prone to loops.
 * **Temperature T**: p_i = exp(z_i / T) / sum_j exp(z_j / T). T = 1 is the model's own
   distribution; T < 1 sharpens it (safer, duller), T > 1 flattens it (more surprising, more misspelt).
 * **Top-k**: only the k likeliest tokens, renormalised: the long tail can never be drawn.
@@ -16,7 +16,7 @@ The knobs (``next_token_probs``), each a different way to turn z into the probab
 **The KV cache** (``LayerCache``, ``forward_with_cache``). Lesson 07's loop runs the whole context
 through every layer for each new token, although the keys and values of the tokens already there
 are exactly what they were one step before: with the causal mask, position s's key depends only on
-tokens 1..s. So each layer keeps its keys and values, and a step feeds only the newest token: its
+tokens 0..s. So each layer keeps its keys and values, and a step feeds only the newest token: its
 query, key and value, the key and value appended to the cache, attention over all of them. The
 matrix products per new token then stay the same however long the text is (only attention's sum over
 the cached keys grows with it), where without the cache all of them grow with the context.
@@ -28,11 +28,13 @@ jumps instead: it keeps the newest half context and prefills again. The text is 
 token, as without the cache (the tests check it); the README's numbers section measures what the
 jump costs against a sliding window (``benchmarks/context_window.py``).
 
-What to look at: figures/09_sampling_knobs.png, the next token's probabilities under each knob (the
-run prints what changes from panel to panel).
+What to look at: figures/09_sampling_knobs.png, the next token's probabilities under each knob, and their
+entropy, -sum p ln p in nats: 0 for a sure pick, ln k for k equally likely tokens, so it says how open the
+choice is (the run prints how it changes from panel to panel).
 
-A BPE token may hold part of a character (an emoji is four bytes), so the text is printed through
-a decoder that waits for a character's last byte (``stream_text``).
+A BPE token may hold part of a character (an emoji is four bytes), so text shown while it is written
+(--interactive, and lesson 10's stream) goes through a decoder that waits for a character's last byte
+(``stream_text``).
 
 Run it:  python 09_use_llm.py --prompt "JULIET:" [--temperature 0.8] [--top-k 20] [--top-p 0.9]
          python 09_use_llm.py --interactive
@@ -185,9 +187,11 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, temperature: fl
     every cached key was computed at a position that would then be wrong. So
     when it overflows, the window jumps: it keeps the newest block_size // 2
     tokens, the cache is rebuilt from them (one "prefill"), and generation
-    goes on. With use_cache=False the same window is recomputed in full at
-    every step - the same text (the tests check it token for token), much
-    more work.
+    goes on; a prompt longer than the context starts the same way, from its
+    newest block_size // 2 tokens. With use_cache=False the same jumping
+    window is recomputed in full at every step - the same text (the tests
+    check it token for token), much more work. (07's sample() slides by one
+    instead, so after the first jump its text differs from both.)
     """
     if not prompt:
         raise ValueError("the prompt needs at least one token")
@@ -233,7 +237,7 @@ def prompt_boundary(tokenizer: Tokenizer, ids: list[int]) -> str | None:
     shortest = sorted(longer, key=len)[:3]
     return (f"   note: the prompt ends in the token {last.decode('utf-8', 'replace')!r}, which begins "
             f"{len(longer)} longer tokens ({', '.join(repr(p.decode('utf-8', 'replace')) for p in shortest)}, ...): "
-            "in training those were one token, so the model has seldom seen this one before them")
+            "in training those were merged into one, so the model seldom saw this token followed by their rest")
 
 
 def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
@@ -379,7 +383,8 @@ def main() -> None:
     check_figure_writable("09_sampling_knobs")
     if not args.checkpoint.exists():
         raise UserError(f"{args.checkpoint}: no such checkpoint; train one first with python 08_train_llm.py "
-                        "(or --quick for a 2-minute model)")
+                        + ("(or --quick for a 2-minute model)" if args.checkpoint == DEFAULT_GPT_CHECKPOINT else
+                           "and the flags that name this file (08 prints the checkpoint it saves)"))
     model, tokenizer, checkpoint = load_gpt(args.checkpoint)
     config = model.config
     print(f"{args.checkpoint}: {model.num_parameters():,} parameters, {config.n_layer} blocks x {config.n_head} heads, "
@@ -397,7 +402,7 @@ def main() -> None:
         text = write(model, tokenizer, ids, 150, knob, args.seed)
         print(f"\n-- {name}\n   | " + text.replace("\n", "\n   | "))
 
-    n = 2 * config.block_size  # long enough to run past the context window once
+    n = 2 * config.block_size  # long enough for the window to jump more than once
     print(f"\nThe KV cache: {n} tokens, greedy, from {quoted(args.prompt)} (context {config.block_size}):")
     measured = measure_cache(model, ids, n)
     slow, fast = measured["full"], measured["cached"]
@@ -407,7 +412,8 @@ def main() -> None:
     print(f"   with a KV cache: {fast:8.0f} tokens/s   (one new token per step)")
     print(f"   speed-up {fast / slow:.1f}x (medians of 3 after a warm-up, order alternating); the two texts are "
           + ("identical, token for token" if same else
-             f"different from token {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on"))
+             f"different from token {next(i for i, (a, b) in enumerate(zip(without, cached)) if a != b)} on "
+             "(rounding: the cache adds the same numbers in another order, and a near-tie tipped)"))
 
     knob = (args.temperature, args.top_k, args.top_p)
     print(f"\nYour settings: temperature {args.temperature}, top-k {args.top_k or 'off'}, "
