@@ -283,14 +283,20 @@ def load_run_state(path: Path, settings: dict) -> dict:
     old = state.get("settings", {})
     for key in dict.fromkeys(["text_sha256", *settings, *old]):  # another text first: it differs most
         if old.get(key) != settings.get(key):
-            difference = ("it trained on another text" if key == "text_sha256" else
-                          f"it ran in {old.get(key)} processes, this command in {settings.get(key)}"
-                          if key == "processes" else  # torchrun's --nproc_per_node, not a flag of 08
-                          f"it ran {'with' if old.get(key) else 'without'} --compile" if key == "compile" else
-                          f"it had --{key.replace('_', '-')} {old.get(key)!r}, this command {settings.get(key)!r}")
-            raise UserError(f"--resume: {path} holds another run ({difference}); give the flags it was started "
-                            "with, or start afresh without --resume")
+            raise UserError(f"--resume: {path} holds another run ({difference(key, old.get(key), settings.get(key))}); "
+                            "give the flags it was started with, or start afresh without --resume")
     return state
+
+
+def difference(key: str, old, new) -> str:
+    """One setting that two runs do not share, said as the learner would change it."""
+    if key == "text_sha256":
+        return "it trained on another text"
+    if key == "processes":  # torchrun's --nproc_per_node, not a flag of 08
+        return f"it ran in {old} processes, this command in {new}"
+    if key == "compile":
+        return f"it ran {'with' if old else 'without'} --compile"
+    return f"it had --{key.replace('_', '-')} {old!r}, this command {new!r}"
 
 
 class RunFiles:
